@@ -1,0 +1,1 @@
+"""User-facing analytics: scalars, arrays or pandas in; kernels underneath."""

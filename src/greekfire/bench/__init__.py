@@ -1,0 +1,1 @@
+"""The benchmark suite behind ``greekfire bench`` and its report."""

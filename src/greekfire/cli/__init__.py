@@ -1,0 +1,1 @@
+"""The composition root: the ``greekfire`` command."""
