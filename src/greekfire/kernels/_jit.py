@@ -7,7 +7,7 @@ call) with an on-disk cache, so importing a kernel module never compiles anythin
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, ParamSpec, TypeVar
+from typing import Any, Literal, ParamSpec, TypeVar, cast
 
 import numba
 from llvmlite import ir
@@ -23,7 +23,7 @@ prange = numba.prange
 
 
 def njit(
-    *, parallel: bool = False, inline: str = "never"
+    *, parallel: bool = False, inline: Literal["never", "always"] = "never"
 ) -> Callable[[Callable[P, R]], Callable[P, R]]:
     """Compile with numba in nopython mode, cached on disk, IEEE semantics (no fastmath).
 
@@ -40,8 +40,8 @@ def njit(
     return decorate
 
 
-@intrinsic  # type: ignore[misc]
-def i64_as_f64(typingctx: Any, x: Any) -> Any:
+@intrinsic
+def _i64_as_f64(typingctx: Any, x: Any) -> Any:
     """Reinterpret the bits of an int64 as a float64 (no conversion); vectorises."""
     if x != types.int64:
         return None
@@ -52,8 +52,8 @@ def i64_as_f64(typingctx: Any, x: Any) -> Any:
     return types.float64(types.int64), codegen
 
 
-@intrinsic  # type: ignore[misc]
-def f64_as_i64(typingctx: Any, x: Any) -> Any:
+@intrinsic
+def _f64_as_i64(typingctx: Any, x: Any) -> Any:
     """Reinterpret the bits of a float64 as an int64 (no conversion); vectorises."""
     if x != types.float64:
         return None
@@ -62,3 +62,8 @@ def f64_as_i64(typingctx: Any, x: Any) -> Any:
         return builder.bitcast(args[0], ir.IntType(64))
 
     return types.int64(types.float64), codegen
+
+
+# Typed views of the intrinsics for callers (the same objects, which numba resolves).
+i64_as_f64 = cast(Callable[[int], float], _i64_as_f64)
+f64_as_i64 = cast(Callable[[float], int], _f64_as_i64)
