@@ -66,7 +66,9 @@ def test_round_trip_reprices_and_recovers_sigma(c) -> None:
     assert abs(repriced - p[0]) <= 8e-15 * p[0]
     vega = bsm_vega(S, K, T, r, q, v, w)
     if vega >= 0.01 * S / 100.0:
-        assert abs(vol[0] - v) <= 1e-11
+        # One ulp of the price moves sigma by ulp/vega: deep in the money (price ~ intrinsic)
+        # that conditioning limit, not the solver, bounds the recovery.
+        assert abs(vol[0] - v) <= max(1e-11, 16.0 * np.spacing(p[0]) / vega)
 
 
 def bsm_vega(S, K, T, r, q, v, w) -> float:

@@ -1,0 +1,168 @@
+"""Entry point of ``greekfire bench``: run every case, measure first calls, write the report.
+
+``run_bench(out_dir)`` is what the CLI calls; ``quick=True`` shrinks every size for a smoke
+test (seconds instead of minutes; its numbers are not worth quoting).
+"""
+
+from __future__ import annotations
+
+import shlex
+import sys
+import time
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from greekfire.bench.cases import FULL, QUICK_SIZES, Sizes, build_cases
+from greekfire.bench.firstcall import ALL_KERNELS, KernelSpec, measure_first_calls
+from greekfire.bench.harness import CaseSpec, Policies, run_case
+from greekfire.bench.machine import describe_machine
+from greekfire.bench.report import SCHEMA_VERSION, write_report
+from greekfire.bench.timing import FAST, QUICK, SLOW, RepeatPolicy
+
+__all__ = ["FULL_POLICIES", "QUICK_POLICIES", "assemble_report", "method_notes", "run_bench"]
+
+Progress = Callable[[str], None]
+
+FULL_POLICIES = Policies(fast=FAST, slow=SLOW)
+QUICK_POLICIES = Policies(fast=QUICK, slow=QUICK)
+
+
+def _describe_policy(name: str, p: RepeatPolicy) -> str:
+    return (
+        f"{name} contenders: {p.warmup} untimed warm-up call(s), then enough samples to fill "
+        f"{p.budget_s:g} s, at least {p.min_repeats} and at most {p.max_repeats}"
+    )
+
+
+def method_notes(policies: Policies, sizes: Sizes) -> list[str]:
+    """Return the method statements printed at the top of the report.
+
+    Parameters
+    ----------
+    policies : Policies
+        Repeat policies used.
+    sizes : Sizes
+        Case sizes used (for the subsample statement).
+    """
+    return [
+        "One sample = one call timed with time.perf_counter_ns, garbage collector paused.",
+        _describe_policy("Fast", policies.fast) + ".",
+        _describe_policy("Slow (Python loops, py_vollib_vectorized)", policies.slow) + ".",
+        "median and min are for the full batch; 'repeats' is the number of timed samples; "
+        "the JSON keeps every sample (samples_ns) and the interquartile range (timed_iqr_ns).",
+        "'time vs greekfire' = contender median / greekfire kernel median, both measured in "
+        "this run on the same inputs (above 1: greekfire is faster).",
+        f"Loop-based peers are timed on the first {sizes.loop_subsample:,} (scipy loop) or "
+        f"{sizes.quantlib_subsample:,} (QuantLib) options and scaled linearly per option to "
+        "the full batch; their rows say 'extrapolated'.",
+        "Inputs are deterministic (numpy default_rng, fixed seeds): spots ~100, strikes "
+        "spot*exp(N(0, 0.25)), 1 day to 2 years in whole days, vols 0.05-1.0, rates -1% to "
+        "6%, dividend yields 0-4%, calls and puts.",
+        "greekfire kernels get preallocated outputs (the *_into API); peers allocate theirs.",
+        "The machine may be shared: compare ratios within a run, not absolute times across runs.",
+    ]
+
+
+def assemble_report(
+    cases: list[dict[str, Any]],
+    first_call: list[dict[str, Any]],
+    *,
+    quick: bool,
+    command: str,
+    method: list[str],
+    duration_s: float,
+    now: Callable[[], datetime] = lambda: datetime.now(UTC),
+) -> dict[str, Any]:
+    """Put case results, first-call costs and the machine description into one report.
+
+    Parameters
+    ----------
+    cases : list of dict
+        Results of ``harness.run_case``.
+    first_call : list of dict
+        Results of ``firstcall.measure_first_calls``.
+    quick : bool
+        Whether sizes were shrunk.
+    command : str
+        The command line that produced the report.
+    method : list of str
+        Method statements (``method_notes``).
+    duration_s : float
+        Wall time of the whole run.
+    now : callable, optional
+        UTC clock, injectable for tests.
+
+    Returns
+    -------
+    dict
+        The JSON-ready report (see ``report.validate_report``).
+    """
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "date_utc": now().astimezone(UTC).isoformat(timespec="seconds"),
+        "command": command,
+        "quick": quick,
+        "duration_s": duration_s,
+        "machine": describe_machine(),
+        "method": method,
+        "cases": cases,
+        "first_call": first_call,
+    }
+
+
+def _default_command() -> str:
+    return shlex.join([Path(sys.argv[0]).name, *sys.argv[1:]])
+
+
+def run_bench(
+    out_dir: Path,
+    *,
+    quick: bool = False,
+    command: str | None = None,
+    progress: Progress | None = None,
+    specs: Sequence[CaseSpec[Any]] | None = None,
+    kernels: Sequence[KernelSpec] | None = None,
+) -> dict[str, Any]:
+    """Run the benchmark suite and write ``bench.json`` and ``bench.md`` into ``out_dir``.
+
+    Parameters
+    ----------
+    out_dir : Path
+        Directory for the report files (created if needed).
+    quick : bool
+        Shrink sizes and repeats for a smoke test.
+    command : str, optional
+        Command line recorded in the report; defaults to ``sys.argv``.
+    progress : callable, optional
+        Called with a short message at each step (e.g. ``rich.console.Console.log``).
+    specs : sequence of CaseSpec, optional
+        Cases to run instead of ``cases.build_cases`` (tests).
+    kernels : sequence of KernelSpec, optional
+        Kernels whose first call is measured; defaults to all (only
+        ``bsm.price_greeks_into`` when ``quick``). Pass ``()`` to skip.
+
+    Returns
+    -------
+    dict
+        The report, as written to ``bench.json``.
+    """
+    start = time.perf_counter()
+    sizes = QUICK_SIZES if quick else FULL
+    policies = QUICK_POLICIES if quick else FULL_POLICIES
+    chosen = build_cases(sizes) if specs is None else list(specs)
+    cases = [run_case(spec, policies, progress) for spec in chosen]
+    if kernels is None:
+        kernels = ALL_KERNELS[:1] if quick else ALL_KERNELS
+    first_call = measure_first_calls(kernels, progress)
+    report = assemble_report(
+        cases,
+        first_call,
+        quick=quick,
+        command=command or _default_command(),
+        method=method_notes(policies, sizes),
+        duration_s=time.perf_counter() - start,
+    )
+    write_report(report, out_dir)
+    return report
