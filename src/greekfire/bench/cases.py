@@ -214,6 +214,7 @@ def _greekfire(label: str, prepare: Callable[[B], Prepared]) -> tuple[Contender[
 
 
 def _greekfire_bsm() -> tuple[Contender[OptionWorkload], ...]:
+    # Default exact=False: the kernel's throughput path (price to ~1e-14 relative).
     return _greekfire("greekfire kernels.bsm.price_greeks_into", subjects.prepare_price_greeks_into)
 
 

@@ -145,11 +145,15 @@ def _fmt_ratio(row: Mapping[str, Any]) -> str:
 def _fmt_target(target: Mapping[str, Any] | None) -> str:
     if not target:
         return ""
-    unit = " ms" if target["metric"] == "median_ms" else " ns/option"
-    value = target["value"]
-    shown = "not measured" if value is None else f"{value:.3g}{unit}"
+    value, limit = target["value"], target["limit"]
+    if target["metric"] == "median_ms":
+        goal, shown = f"{limit:g} ms", format_duration(value)
+    else:
+        goal, shown = f"{limit:g} ns/option", f"{value:.3g} ns/option"
+    if value is None:
+        shown = "not measured"
     verdict = {True: "met", False: "NOT met", None: "n/a"}[target["met"]]
-    return f"target {target['metric']} <= {target['limit']:g}{unit}: {shown}, {verdict}"
+    return f"target {target['metric']} <= {goal}: {shown}, {verdict}"
 
 
 def _fmt_metric(value: Any) -> str:
@@ -164,17 +168,23 @@ def _fmt_metric(value: Any) -> str:
 
 def _row_cells(row: Mapping[str, Any]) -> list[str]:
     if row["status"] != "ok":
-        return [row["label"], "-", "-", "-", "-", "-", "-", f"skipped: {row['note']}"]
+        return [row["label"], *["-"] * (len(_CASE_HEADER) - 2), f"skipped: {row['note']}"]
     return [
         row["label"],
         f"{row['n_timed']:,}",
         format_duration(row["median_ms"]),
         format_duration(row["min_ms"]),
         str(row["repeats"]),
+        _fmt_spread(row),
         _fmt_count(row["ns_per_option"]),
         _fmt_ratio(row),
         row.get("note", ""),
     ]
+
+
+def _fmt_spread(row: Mapping[str, Any]) -> str:
+    iqr, med = row.get("timed_iqr_ns"), row.get("timed_median_ns")
+    return "-" if iqr is None or not med else f"{100.0 * iqr / med:.2g} %"
 
 
 _CASE_HEADER = (
@@ -183,6 +193,7 @@ _CASE_HEADER = (
     "median",
     "min",
     "repeats",
+    "IQR / median",
     "ns/option",
     "time vs greekfire",
     "note",
