@@ -176,7 +176,6 @@ def test_kernel_equals_numpy_reference() -> None:
         assert err.max() < 1e-10, (name, err.max())
 
 
-finite_pos = st.floats(min_value=0.0, allow_nan=False, allow_infinity=False)
 contract = st.tuples(
     st.floats(10.0, 500.0),  # spot
     st.floats(-4.0, 4.0),  # log-moneyness in sd
