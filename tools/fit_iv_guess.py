@@ -13,7 +13,8 @@ Halley steps to reach machine precision.
 
 The table holds z and dz/dw on a uniform grid of w = sqrt(C - ln G(z)), C = 10, so z(w) is
 nearly linear at both ends (z ~ sqrt(2) w for large w; ln G ~ -z^2 / 2 deep out of the money)
-and a cubic Hermite interpolant is accurate to about 1e-7. Above C (z < 3e-5) the kernel uses
+and a cubic Hermite interpolant is within 2e-5 of it (relative; the guess itself is O(t^2) off,
+far more than that). Above C (z < 2e-5) the kernel uses
 z = phi(0) / (G + 1/2), the first terms of G's expansion at 0.
 
 Run: .venv/bin/python tools/fit_iv_guess.py > src/greekfire/kernels/_iv_guess_table.py

@@ -7,18 +7,20 @@ on a log objective, after Jaeckel ("By implication", 2006; "Let's be rational", 
 - below the inflection point s_c = sqrt(2 |ln(F/K)|) of otm(s), s = vol sqrt(T):
   g(vol) = ln otm(vol) - ln target, whose first and second derivatives are closed form
   (g' = sqrt(T) a / otm, g'' = T (a / otm) (d1 d2 / s - a / otm), a = S e^-qT phi(d1));
-- above it, g(vol) = ln(m - target) - ln(m - otm(vol)) with m the out-of-the-money bound.
+- above it, where otm is more than half its bound m, g(vol) = ln(m - target) - ln(m - otm(vol))
+  (elsewhere m - otm would round away otm's last digits).
 
 The initial guess inverts the Bachelier limit of the normalised price (see
 ``tools/fit_iv_guess.py``): beta / u ~ G(z) with beta the out-of-the-money price over
 sqrt(S e^-qT K e^-rT), u = |ln(F/K)|, z = u / s, read from a cubic Hermite table of G's
-inverse; its relative error is O(s^2), under 1e-3 for most options. Every option then runs the
-same fixed sequence of Halley steps in lock step (so the loop is branch-free and vectorises),
-with a bracket [lo, hi] tightened at each step; the best vol seen is kept. An option whose last
-step was not yet below 1e-7 of its vol, or whose price is out of range or invalid, is redone
-by the scalar solver (more steps, then a polish over the neighbouring vols). Both reprice with
-the same arithmetic as :func:`greekfire.kernels.bsm.price_into`, so a solved vol reproduces
-the price it came from.
+inverse; its relative error is O(s^2), under 1e-3 for most options. Every option then takes the
+same three Halley steps in lock step, chunk by chunk (branch-free loops that vectorise), with a
+bracket [lo, hi] tightened at each step, and one more evaluation scores the last vol; the best
+vol seen is kept. An option whose step at the last vol is above 1e-11 of it (not converged),
+whose best vol misses the price by more than 1e-12 relative, or whose inputs are out of range
+or invalid goes to the scalar solver (its own guess, up to 60 steps, a polish over the
+neighbouring vols). Both reprice with the same arithmetic as
+:func:`greekfire.kernels.bsm.price_into`, so a solved vol reproduces the price it came from.
 
 Statuses (int8, :mod:`greekfire.kernels.status`): OK; BELOW_INTRINSIC (price below the
 discounted intrinsic value of the forward); ABOVE_MAX_PRICE (call >= S e^-qT, put >= K e^-rT);

@@ -158,3 +158,75 @@ def test_shape_mismatch_is_a_value_error() -> None:
         iv.implied_vol_into(
             a, np.ones(2), a, a, a, a, np.ones(3, np.int8), np.empty(3), np.empty(3, np.int8)
         )
+
+
+def _psi_over_z(z: float) -> float:
+    # G(z) = psi(z) / z with psi(z) = phi(z) - z Phi(-z), the Bachelier limit of beta / u.
+    import mpmath as mp
+
+    mp.mp.dps = 40
+    zm = mp.mpf(z)
+    return float((mp.npdf(zm) - zm * mp.ncdf(-zm)) / zm)
+
+
+@pytest.mark.parametrize("z", [1e-7, 1e-5, 3e-5, 1e-3, 0.05, 0.4, 1.0, 2.5, 7.0, 15.0, 30.0])
+def test_initial_guess_inverts_the_bachelier_limit(z: float) -> None:
+    # The table covers z from 1.8e-5 to 39 (cubic Hermite, within 2e-5), a series below.
+    u = 0.3
+    s = iv._guess(_psi_over_z(z) * u, u)
+    assert u / s == pytest.approx(z, rel=2e-5)
+
+
+def test_initial_guess_at_the_money_is_the_normal_approximation() -> None:
+    # u = 0: beta = 2 Phi(s / 2) - 1 ~ s / sqrt(2 pi).
+    assert iv._guess(0.01, 0.0) == pytest.approx(0.01 * math.sqrt(2.0 * math.pi), rel=1e-15)
+
+
+def _bulk_contracts(n: int, seed: int):
+    rng = np.random.default_rng(seed)
+    S = np.full(n, 100.0)
+    T = np.where(rng.random(n) < 0.25, rng.uniform(1, 14, n), rng.uniform(15, 730, n)) / 365.0
+    v = rng.uniform(0.05, 1.0, n)
+    z = np.where(
+        rng.random(n) < 0.4, rng.choice([-1, 1], n) * rng.uniform(1.5, 4, n), rng.uniform(-1, 1, n)
+    )
+    K = S * np.exp(z * v * np.sqrt(T))
+    r = rng.uniform(-0.01, 0.06, n)
+    q = rng.uniform(0, 0.04, n)
+    w = np.where(rng.random(n) < 0.5, 1, -1)
+    return S, K, T, r, q, v, w
+
+
+def test_vector_pass_solves_nearly_everything_and_agrees_with_the_scalar_solver() -> None:
+    n = 5_000
+    S, K, T, r, q, v, w = _bulk_contracts(n, 21)
+    p = _price(S, K, T, r, q, v, w)
+    vol = np.empty(n)
+    status = np.empty(n, np.int8)
+    args = _arrays(p, S, K, T, r, q)
+    redo = iv._vector_pass(*args, w.astype(np.int8), vol, status)
+    assert redo == int((status == iv.NEEDS_SCALAR).sum())
+    assert redo <= n // 100  # the guess is good enough for three Halley steps
+    done = status == OK
+    for i in np.flatnonzero(done)[:: n // 500]:
+        scalar_vol, scalar_status = iv.implied_vol_one(
+            p[i], S[i], K[i], T[i], r[i], q[i], float(w[i])
+        )
+        assert scalar_status == OK
+        assert vol[i] == pytest.approx(scalar_vol, rel=1e-12)
+    rel = np.abs(_price(S, K, T, r, q, vol, w) - p) / p
+    assert rel[done].max() <= 8e-15
+
+
+@pytest.mark.parametrize("n", [0, 1, iv.CHUNK - 1, iv.CHUNK, iv.CHUNK + 1, 3 * iv.CHUNK + 7])
+def test_chunk_edges_and_mixed_statuses(n: int) -> None:
+    S, K, T, r, q, v, w = _bulk_contracts(n, n)
+    p = _price(S, K, T, r, q, v, w)
+    bad = np.arange(n) % 7 == 3
+    p[bad] = -1.0  # invalid, interleaved with valid options in every chunk
+    vol, status = _iv(p, S, K, T, r, q, w)
+    assert (status[bad] == INVALID_INPUT).all()
+    assert np.isnan(vol[bad]).all()
+    assert (status[~bad] == OK).all()
+    rel = np.abs(_price(S, K, T, r, q, vol, w) - p)[~bad] / p[~bad]
+    assert (rel <= 8e-15).all()
