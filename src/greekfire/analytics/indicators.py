@@ -1,0 +1,455 @@
+"""Technical indicators for users: by name, on pandas or numpy, batch or streaming.
+
+``technical_indicators(prices, ["sma_20", "ema_12", "rsi_14", "macd", "bollinger_bands",
+"atr_14"])`` returns a DataFrame with one column per output and the input's index.
+``IndicatorStream`` advances the same indicators for many symbols one bar at a time, with
+outputs equal bit for bit to the batch ones (both run the same kernels in
+:mod:`greekfire.kernels.ta`, whose docstring lists the TA-Lib conventions).
+
+Names: ``<indicator>`` or ``<indicator>_<period>`` (``sma_20``), ``macd[_fast_slow_signal]``,
+``bollinger_bands[_period[_k]]`` (or ``bbands``). Outputs: one column named as asked, except
+MACD (``macd``, ``macd_signal``, ``macd_histogram``) and Bollinger Bands (``bb_upper``,
+``bb_middle``, ``bb_lower``, ``bb_percent_b``, ``bb_width``); with non-default parameters
+those names get the parameters as a suffix (``macd_5_35_5``, ``bb_upper_10_1.5``).
+"""
+
+from __future__ import annotations
+
+import difflib
+import io
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+from greekfire.kernels import ta
+from greekfire.kernels._jit import threads_for
+
+__all__ = [
+    "INDICATOR_NAMES",
+    "IndicatorSpec",
+    "IndicatorStream",
+    "parse_indicator",
+    "technical_indicators",
+]
+
+F64Array = npt.NDArray[np.float64]
+
+
+@dataclass(frozen=True, slots=True)
+class _Kind:
+    default: tuple[float, ...]  # default parameters, in order
+    inputs: tuple[str, ...]
+    outputs: tuple[str, ...]  # column stems; () means "the name as asked"
+    state: str  # ta.state_size kind
+    doc: str
+
+
+_KINDS: dict[str, _Kind] = {
+    "sma": _Kind((20,), ("close",), (), "sma", "simple moving average"),
+    "ema": _Kind((20,), ("close",), (), "ema", "exponential moving average, SMA seed"),
+    "wma": _Kind((20,), ("close",), (), "wma", "linearly weighted moving average"),
+    "dema": _Kind((20,), ("close",), (), "dema", "double EMA"),
+    "tema": _Kind((20,), ("close",), (), "tema", "triple EMA"),
+    "rsi": _Kind((14,), ("close",), (), "rsi", "Wilder's relative strength index"),
+    "macd": _Kind(
+        (12, 26, 9), ("close",), ("macd", "macd_signal", "macd_histogram"), "macd", "MACD"
+    ),
+    "bollinger_bands": _Kind(
+        (20, 2.0),
+        ("close",),
+        ("bb_upper", "bb_middle", "bb_lower", "bb_percent_b", "bb_width"),
+        "var",
+        "Bollinger Bands on an SMA, population std",
+    ),
+    "stddev": _Kind((20,), ("close",), (), "var", "population standard deviation"),
+    "var": _Kind((20,), ("close",), (), "var", "population variance"),
+    "atr": _Kind((14,), ("high", "low", "close"), (), "atr", "Wilder's average true range"),
+    "natr": _Kind((14,), ("high", "low", "close"), (), "atr", "ATR in per cent of the close"),
+    "roc": _Kind((10,), ("close",), (), "change", "rate of change, per cent"),
+    "mom": _Kind((10,), ("close",), (), "change", "momentum, x - x[-n]"),
+}
+_ALIASES = {"bbands": "bollinger_bands", "bb": "bollinger_bands"}
+
+INDICATOR_NAMES: tuple[str, ...] = tuple(sorted(_KINDS))
+"""The indicator names ``parse_indicator`` knows (periods are appended: ``sma_20``)."""
+
+
+@dataclass(frozen=True, slots=True)
+class IndicatorSpec:
+    """A parsed indicator request: kind, parameters, the inputs it needs, its column names."""
+
+    name: str
+    kind: str
+    params: tuple[float, ...]
+    inputs: tuple[str, ...]
+    columns: tuple[str, ...]
+
+    @property
+    def period(self) -> int:
+        """The (first) period."""
+        return int(self.params[0])
+
+    def state_size(self) -> int:
+        """Length of one symbol's state row."""
+        window = self.period if _KINDS[self.kind].state in ("sma", "wma", "var", "change") else 0
+        return ta.state_size(_KINDS[self.kind].state, window)
+
+
+def _bad_name(spec: str, why: str) -> ValueError:
+    base = spec.split("_")[0] if spec else spec
+    candidates = [*INDICATOR_NAMES, *_ALIASES]
+    close = difflib.get_close_matches(base, candidates, n=1) or difflib.get_close_matches(
+        spec, candidates, n=1
+    )
+    hint = f"; did you mean {close[0]!r}?" if close else ""
+    return ValueError(
+        f"indicators: {why} {spec!r}{hint} Valid names: {', '.join(INDICATOR_NAMES)} "
+        "(with a period: 'sma_20', 'macd_12_26_9', 'bollinger_bands_20_2')"
+    )
+
+
+def parse_indicator(spec: str) -> IndicatorSpec:
+    """Parse ``"rsi_14"``, ``"macd"``, ``"bollinger_bands_20_2"`` ... into an IndicatorSpec.
+
+    Raises
+    ------
+    ValueError
+        Unknown name (the message lists the valid ones and the closest match), or bad
+        parameters (non-integer or < 1 periods, a fast MACD period not below the slow one).
+    """
+    if not isinstance(spec, str):
+        raise TypeError(f"indicators: expected names as strings, got {spec!r}")
+    text = spec.strip().lower()
+    kind = None
+    rest = ""
+    for candidate in sorted([*_KINDS, *_ALIASES], key=len, reverse=True):
+        if text == candidate or text.startswith(candidate + "_"):
+            kind = _ALIASES.get(candidate, candidate)
+            rest = text[len(candidate) + 1 :]
+            break
+    if kind is None:
+        raise _bad_name(spec, "unknown indicator")
+    info = _KINDS[kind]
+    parts = rest.split("_") if rest else []
+    if len(parts) > len(info.default):
+        raise _bad_name(spec, f"too many parameters ({len(info.default)} at most) in")
+    try:
+        given = [float(p) for p in parts]
+    except ValueError:
+        raise _bad_name(spec, "parameters must be numbers in") from None
+    params = (*given, *info.default[len(given) :])
+    _validate(kind, params, spec)
+    if info.outputs:
+        suffix = "" if params == info.default else "_" + "_".join(_fmt(p) for p in params)
+        columns = tuple(stem + suffix for stem in info.outputs)
+    else:
+        columns = (f"{kind}_{_fmt(params[0])}",)
+    return IndicatorSpec(text, kind, params, info.inputs, columns)
+
+
+def _validate(kind: str, params: tuple[float, ...], spec: str) -> None:
+    n_periods = len(params) if kind != "bollinger_bands" else 1
+    for p in params[:n_periods]:
+        if p != int(p) or p < 1:
+            raise ValueError(f"indicators: periods must be whole numbers >= 1, got {p} in {spec!r}")
+    minimum = 2 if kind in ("rsi", "sma", "wma", "stddev", "var", "bollinger_bands") else 1
+    if params[0] < minimum:
+        raise ValueError(f"indicators: {kind} needs a period >= {minimum}, got {spec!r}")
+    if kind == "macd" and not params[0] < params[1]:
+        raise ValueError(f"indicators: MACD's fast period must be below the slow one in {spec!r}")
+    if kind == "bollinger_bands" and not params[1] > 0:
+        raise ValueError(f"indicators: the band width k must be > 0, got {spec!r}")
+
+
+def _fmt(p: float) -> str:
+    return str(int(p)) if p == int(p) else repr(p)
+
+
+def _run(spec: IndicatorSpec, data: Mapping[str, F64Array], state: F64Array) -> list[F64Array]:
+    """Advance ``state`` over the bars in ``data`` ((rows, T) arrays); returns the outputs."""
+    close = data["close"]
+    rows, t_len = close.shape
+    kind = spec.kind
+    p = spec.period
+    with threads_for(rows * t_len):
+        if kind in ("sma", "wma", "ema", "dema", "tema", "rsi", "roc", "mom"):
+            out = np.empty((rows, t_len))
+            if kind == "sma":
+                ta.sma_run(close, state, p, out)
+            elif kind == "wma":
+                ta.wma_run(close, state, p, out)
+            elif kind == "rsi":
+                ta.rsi_run(close, state, p, out)
+            elif kind in ("roc", "mom"):
+                ta.change_run(close, state, p, kind == "roc", out)
+            else:
+                ta.ema_run(close, state, p, ("ema", "dema", "tema").index(kind) + 1, out)
+            return [out]
+        if kind in ("atr", "natr"):
+            out = np.empty((rows, t_len))
+            ta.atr_run(data["high"], data["low"], close, state, p, kind == "natr", out)
+            return [out]
+        if kind == "macd":
+            out3 = np.empty((3, rows, t_len))
+            ta.macd_run(close, state, p, int(spec.params[1]), int(spec.params[2]), out3)
+            return list(out3)
+        mode = {"var": 0, "stddev": 1, "bollinger_bands": 2}[kind]
+        outk = np.empty((5 if mode == 2 else 1, rows, t_len))
+        nbdev = spec.params[1] if mode == 2 else 1.0
+        ta.var_run(close, state, p, mode, nbdev, outk)
+        return list(outk)
+
+
+# --- inputs -------------------------------------------------------------------------------
+
+_COLUMN_NAMES = {
+    "close": ("close", "adj close", "adj_close", "c", "price", "last"),
+    "high": ("high", "h"),
+    "low": ("low", "l"),
+}
+
+
+def _find_column(frame: pd.DataFrame, what: str) -> Any:
+    lowered = {str(c).strip().lower(): c for c in frame.columns}
+    for name in _COLUMN_NAMES[what]:
+        if name in lowered:
+            return lowered[name]
+    return None
+
+
+def _as_block(values: Any, name: str) -> F64Array:
+    try:
+        arr = np.asarray(values, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"prices: {name} must be numbers, got {values!r:.80}") from exc
+    return np.ascontiguousarray(arr)
+
+
+@dataclass(frozen=True, slots=True)
+class _Block:
+    symbols: list[Any] | None  # None: one unnamed series/frame
+    index: Any
+    data: dict[str, F64Array]  # "close"/"high"/"low" -> (rows, T)
+
+
+def _frame_ohlc(frame: pd.DataFrame) -> dict[str, F64Array] | None:
+    close_col = _find_column(frame, "close")
+    if close_col is None:
+        return None
+    data = {"close": _as_block(frame[close_col].to_numpy(), "close")[None, :]}
+    for what in ("high", "low"):
+        col = _find_column(frame, what)
+        if col is not None:
+            data[what] = _as_block(frame[col].to_numpy(), what)[None, :]
+    return data
+
+
+def _block(prices: Any) -> _Block:
+    if isinstance(prices, pd.Series):
+        return _Block(None, prices.index, {"close": _as_block(prices.to_numpy(), "close")[None, :]})
+    if isinstance(prices, pd.DataFrame):
+        ohlc = _frame_ohlc(prices)
+        if ohlc is not None:
+            return _Block(None, prices.index, ohlc)
+        # A wide frame: one column of closes per symbol.
+        closes = _as_block(prices.to_numpy().T, "close")
+        return _Block(list(prices.columns), prices.index, {"close": closes})
+    if isinstance(prices, Mapping):
+        if not prices:
+            raise ValueError("prices: got an empty mapping of symbols")
+        parts = {sym: _block(v) for sym, v in prices.items()}
+        first = next(iter(parts.values()))
+        lengths = {p.data["close"].shape[1] for p in parts.values()}
+        if len(lengths) != 1:
+            raise ValueError(
+                f"prices: every symbol needs the same number of bars, got lengths {sorted(lengths)}"
+            )
+        keys = set.intersection(*(set(p.data) for p in parts.values()))
+        data = {
+            k: np.ascontiguousarray(np.vstack([p.data[k] for p in parts.values()])) for k in keys
+        }
+        return _Block(list(parts), first.index, data)
+    arr = _as_block(prices, "close")
+    if arr.ndim not in (1, 2):
+        raise ValueError(
+            f"prices: expected a 1-D series or a 2-D (symbols, bars) array, got shape {arr.shape}"
+        )
+    return _Block(
+        None if arr.ndim == 1 else list(range(arr.shape[0])), None, {"close": np.atleast_2d(arr)}
+    )
+
+
+def _check_inputs(spec: IndicatorSpec, data: Mapping[str, F64Array]) -> None:
+    missing = [k for k in spec.inputs if k not in data]
+    if missing:
+        raise ValueError(
+            f"indicators: {spec.name!r} needs {', '.join(spec.inputs)} prices; the input has no "
+            f"{', '.join(missing)} column (pass an OHLC DataFrame)"
+        )
+
+
+def technical_indicators(prices: Any, indicators: Sequence[str]) -> pd.DataFrame:
+    """Compute indicators by name, with TA-Lib's conventions.
+
+    Parameters
+    ----------
+    prices : Series, DataFrame, mapping or array
+        A Series of closes; an OHLC(V) DataFrame (columns ``close`` or ``adj close``, ``high``,
+        ``low``, any case); a wide DataFrame of closes, one column per symbol; a mapping
+        ``symbol -> Series or OHLC DataFrame`` (same length); or a numpy array, 1-D (one
+        series) or 2-D (symbols, bars).
+    indicators : sequence of str
+        Names such as ``"sma_20"``, ``"rsi_14"``, ``"macd"``, ``"bollinger_bands"``,
+        ``"atr_14"`` (see the module docstring and ``INDICATOR_NAMES``).
+
+    Returns
+    -------
+    DataFrame
+        The input's index; one column per output for one series, or columns
+        ``(symbol, output)`` for many symbols. Leading bars without enough history are NaN.
+
+    Raises
+    ------
+    ValueError
+        An unknown indicator (the message lists the valid ones and the closest match), bad
+        parameters, an indicator that needs high/low on close-only input, ragged symbols.
+    TypeError
+        Non-numeric prices or a non-string indicator name.
+    """
+    if isinstance(indicators, str):
+        indicators = [indicators]
+    specs = [parse_indicator(s) for s in indicators]
+    block = _block(prices)
+    columns: dict[Any, F64Array] = {}
+    for spec in specs:
+        _check_inputs(spec, block.data)
+        rows = block.data["close"].shape[0]
+        outs = _run(spec, block.data, np.zeros((rows, spec.state_size())))
+        for col, values in zip(spec.columns, outs, strict=True):
+            if block.symbols is None:
+                columns[col] = values[0]
+            else:
+                for j, sym in enumerate(block.symbols):
+                    columns[(sym, col)] = values[j]
+    frame = pd.DataFrame(columns, index=block.index)
+    if block.symbols is not None and columns:
+        frame.columns = pd.MultiIndex.from_tuples(list(columns), names=["symbol", "indicator"])
+        frame = frame.sort_index(axis=1, level=0, sort_remaining=False)
+    return frame
+
+
+class IndicatorStream:
+    """Indicators for ``n_symbols`` symbols advanced one bar at a time.
+
+    ``update`` takes one bar per symbol (arrays of length ``n_symbols``) and returns each
+    output column for every symbol; the values equal :func:`technical_indicators` on the whole
+    history bit for bit. ``from_history`` replays past bars in one call per indicator;
+    ``save``/``load`` (or ``to_bytes``/``from_bytes``) keep the state across restarts (an
+    ``.npz`` file: no pickle).
+    """
+
+    def __init__(self, indicators: Sequence[str], n_symbols: int) -> None:
+        if isinstance(indicators, str):
+            indicators = [indicators]
+        if not isinstance(n_symbols, int | np.integer) or n_symbols < 1:
+            raise ValueError(f"n_symbols: expected a positive integer, got {n_symbols!r}")
+        self.specs = [parse_indicator(s) for s in indicators]
+        self.n_symbols = int(n_symbols)
+        self.states = [np.zeros((self.n_symbols, s.state_size())) for s in self.specs]
+        self.bars = 0
+
+    @property
+    def columns(self) -> list[str]:
+        """Output names, in order."""
+        return [c for s in self.specs for c in s.columns]
+
+    def _data(self, close: Any, high: Any, low: Any, one_bar: bool) -> dict[str, F64Array]:
+        n = self.n_symbols
+        data: dict[str, F64Array] = {}
+        for name, value in (("close", close), ("high", high), ("low", low)):
+            if value is None:
+                continue
+            arr = _as_block(value.to_numpy() if hasattr(value, "to_numpy") else value, name)
+            if one_bar:
+                if arr.shape not in ((n,), (n, 1)):
+                    raise ValueError(f"{name}: expected shape ({n},), got {arr.shape}")
+                arr = arr.reshape(n, 1)
+            else:
+                arr = arr.reshape(1, -1) if arr.ndim == 1 else arr
+                if arr.ndim != 2 or arr.shape[0] != n:
+                    raise ValueError(f"{name}: expected shape ({n}, bars), got {arr.shape}")
+            if data and arr.shape != data["close"].shape:
+                raise ValueError(
+                    f"{name}: expected the shape of close {data['close'].shape}, got {arr.shape}"
+                )
+            data[name] = np.ascontiguousarray(arr)
+        for spec in self.specs:
+            _check_inputs(spec, data)
+        return data
+
+    def _advance(self, data: Mapping[str, F64Array]) -> dict[str, F64Array]:
+        result: dict[str, F64Array] = {}
+        for spec, state in zip(self.specs, self.states, strict=True):
+            for col, values in zip(spec.columns, _run(spec, data, state), strict=True):
+                result[col] = values
+        self.bars += data["close"].shape[1]
+        return result
+
+    def update(self, close: Any, high: Any = None, low: Any = None) -> dict[str, F64Array]:
+        """Advance every symbol by one bar; returns ``column -> array (n_symbols,)``."""
+        data = self._data(close, high, low, one_bar=True)
+        return {k: v[:, 0] for k, v in self._advance(data).items()}
+
+    @classmethod
+    def from_history(
+        cls, indicators: Sequence[str], close: Any, high: Any = None, low: Any = None
+    ) -> IndicatorStream:
+        """A stream that has already seen ``close`` (and ``high``/``low``): (n_symbols, bars)."""
+        n = np.atleast_2d(np.asarray(close, dtype=np.float64)).shape[0]
+        stream = cls(indicators, n)
+        stream._advance(stream._data(close, high, low, one_bar=False))
+        return stream
+
+    def to_bytes(self) -> bytes:
+        """The whole state as ``.npz`` bytes (indicator names, bar count, state arrays)."""
+        buf = io.BytesIO()
+        arrays: dict[str, Any] = {f"state_{i}": s for i, s in enumerate(self.states)}
+        arrays["names"] = np.array([s.name for s in self.specs])
+        arrays["bars"] = np.array(self.bars)
+        np.savez(buf, **arrays)
+        return buf.getvalue()
+
+    @classmethod
+    def from_bytes(cls, blob: bytes) -> IndicatorStream:
+        """Rebuild a stream from :meth:`to_bytes` output; checks every state's shape."""
+        with np.load(io.BytesIO(blob), allow_pickle=False) as npz:
+            names = [str(n) for n in npz["names"]]
+            states = [npz[f"state_{i}"] for i in range(len(names))]
+            bars = int(npz["bars"])
+        if not states:
+            raise ValueError("state: no indicators in the saved stream")
+        stream = cls(names, states[0].shape[0])
+        for i, (spec, state) in enumerate(zip(stream.specs, states, strict=True)):
+            want = (stream.n_symbols, spec.state_size())
+            if state.shape != want or state.dtype != np.float64:
+                raise ValueError(
+                    f"state_{i} ({spec.name}): expected float64 {want}, "
+                    f"got {state.dtype} {state.shape}"
+                )
+            stream.states[i] = np.ascontiguousarray(state)
+        stream.bars = bars
+        return stream
+
+    def save(self, path: str | Path) -> None:
+        """Write :meth:`to_bytes` to ``path``."""
+        Path(path).write_bytes(self.to_bytes())
+
+    @classmethod
+    def load(cls, path: str | Path) -> IndicatorStream:
+        """Read a stream written by :meth:`save`."""
+        return cls.from_bytes(Path(path).read_bytes())

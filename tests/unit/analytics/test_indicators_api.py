@@ -1,0 +1,151 @@
+"""technical_indicators() and IndicatorStream: names, input shapes, TA-Lib values, streaming."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from greekfire.analytics.indicators import (
+    INDICATOR_NAMES,
+    IndicatorStream,
+    parse_indicator,
+    technical_indicators,
+)
+
+talib = pytest.importorskip("talib")
+
+
+def _ohlc(n: int = 400, seed: int = 0) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    close = 100.0 * np.exp(np.cumsum(rng.normal(0.0, 0.01, n)))
+    spread = np.abs(rng.normal(0.0, 0.005, n)) * close
+    index = pd.date_range("2024-01-02", periods=n, freq="B", name="date")
+    return pd.DataFrame(
+        {"Open": close, "High": close + spread, "Low": close - spread, "Close": close}, index=index
+    )
+
+
+def test_series_keeps_its_index_and_matches_talib() -> None:
+    bars = _ohlc()
+    close = bars["Close"]
+    out = technical_indicators(close, ["sma_20", "ema_12", "rsi_14", "macd", "bollinger_bands"])
+    assert out.index.equals(close.index)
+    assert list(out.columns) == [
+        "sma_20",
+        "ema_12",
+        "rsi_14",
+        "macd",
+        "macd_signal",
+        "macd_histogram",
+        "bb_upper",
+        "bb_middle",
+        "bb_lower",
+        "bb_percent_b",
+        "bb_width",
+    ]
+    c = close.to_numpy()
+    np.testing.assert_allclose(out["sma_20"], talib.SMA(c, 20), rtol=1e-12)
+    np.testing.assert_allclose(out["ema_12"], talib.EMA(c, 12), rtol=1e-12)
+    np.testing.assert_allclose(out["rsi_14"], talib.RSI(c, 14), rtol=1e-12)
+    for col, expected in zip(["macd", "macd_signal", "macd_histogram"], talib.MACD(c), strict=True):
+        np.testing.assert_allclose(out[col], expected, rtol=1e-9, atol=1e-12)
+    upper, middle, lower = talib.BBANDS(c, 20, 2.0, 2.0)
+    np.testing.assert_allclose(out["bb_middle"], middle, rtol=1e-12)
+    np.testing.assert_allclose(out["bb_upper"], upper, rtol=1e-12)
+    np.testing.assert_allclose(out["bb_lower"], lower, rtol=1e-12)
+
+
+def test_ohlc_frame_any_column_case_gives_atr() -> None:
+    bars = _ohlc()
+    out = technical_indicators(bars, ["atr_14", "natr_14"])
+    h, lo, c = (bars[k].to_numpy() for k in ("High", "Low", "Close"))
+    np.testing.assert_allclose(out["atr_14"], talib.ATR(h, lo, c, 14), rtol=1e-12)
+    np.testing.assert_allclose(out["natr_14"], talib.NATR(h, lo, c, 14), rtol=1e-12)
+
+
+def test_many_symbols_wide_frame_dict_and_array_agree() -> None:
+    a, b = _ohlc(seed=1), _ohlc(seed=2)
+    wide = pd.DataFrame({"AAA": a["Close"], "BBB": b["Close"]})
+    names = ["sma_10", "rsi_14"]
+    from_wide = technical_indicators(wide, names)
+    from_dict = technical_indicators({"AAA": a, "BBB": b}, names)
+    from_array = technical_indicators(wide.to_numpy().T, names)
+    assert from_wide.columns.names == ["symbol", "indicator"]
+    pd.testing.assert_frame_equal(from_wide, from_dict)
+    for j, sym in enumerate(["AAA", "BBB"]):
+        alone = technical_indicators(wide[sym], names)
+        pd.testing.assert_frame_equal(from_wide[sym], alone, check_names=False)
+        np.testing.assert_array_equal(from_array[j].to_numpy(), alone.to_numpy())
+
+
+def test_unknown_name_lists_the_valid_ones_and_the_closest() -> None:
+    with pytest.raises(ValueError, match=r"'rsl_14'.*did you mean 'rsi'.*Valid names: atr"):
+        technical_indicators(_ohlc()["Close"], ["rsl_14"])
+
+
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [
+        ("sma_0", "whole numbers >= 1"),
+        ("sma_2.5", "whole numbers >= 1"),
+        ("rsi_1", "period >= 2"),
+        ("macd_26_12_9", "fast period must be below"),
+        ("bollinger_bands_20_0", "band width"),
+        ("sma_20_3", "too many parameters"),
+        ("ema_x", "must be numbers"),
+    ],
+)
+def test_bad_parameters(name: str, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        parse_indicator(name)
+
+
+def test_high_low_indicator_on_closes_only_names_what_is_missing() -> None:
+    with pytest.raises(ValueError, match=r"'atr_14' needs high, low, close.*no high, low"):
+        technical_indicators(_ohlc()["Close"], ["atr_14"])
+
+
+def test_non_default_parameters_suffix_the_columns() -> None:
+    out = technical_indicators(_ohlc()["Close"], ["macd_5_35_5", "bbands_10_1.5"])
+    assert "macd_5_35_5" in out.columns
+    assert "bb_upper_10_1.5" in out.columns
+    assert set(INDICATOR_NAMES) >= {"sma", "rsi", "macd", "bollinger_bands", "atr"}
+
+
+def test_stream_from_history_then_updates_equals_batch_bit_for_bit(tmp_path) -> None:
+    a, b, c = _ohlc(seed=3), _ohlc(seed=4), _ohlc(seed=5)
+    names = ["sma_20", "ema_12", "rsi_14", "macd", "bollinger_bands", "atr_14"]
+    frames = {"A": a, "B": b, "C": c}
+    batch = technical_indicators(frames, names)
+    block = {
+        k: np.vstack([f[col].to_numpy() for f in frames.values()])
+        for k, col in (("close", "Close"), ("high", "High"), ("low", "Low"))
+    }
+    cut = 150
+    stream = IndicatorStream.from_history(
+        names, block["close"][:, :cut], block["high"][:, :cut], block["low"][:, :cut]
+    )
+    for t in range(cut, block["close"].shape[1]):
+        if t == cut + 100:  # restart from disk in the middle
+            stream.save(tmp_path / "state.npz")
+            stream = IndicatorStream.load(tmp_path / "state.npz")
+        got = stream.update(block["close"][:, t], block["high"][:, t], block["low"][:, t])
+        for col, values in got.items():
+            expected = batch.xs(col, axis=1, level="indicator").iloc[t].to_numpy()
+            np.testing.assert_array_equal(values, expected)
+    assert stream.bars == block["close"].shape[1]
+
+
+def test_stream_rejects_a_bar_of_the_wrong_width_and_a_corrupt_state() -> None:
+    stream = IndicatorStream(["sma_5"], 3)
+    with pytest.raises(ValueError, match=r"close: expected shape \(3,\)"):
+        stream.update(np.ones(2))
+    blob = IndicatorStream(["sma_5"], 3).to_bytes()
+    assert IndicatorStream.from_bytes(blob).n_symbols == 3
+    buf = io.BytesIO()  # a state saved for sma_6 under the name sma_5: the shapes disagree
+    np.savez(buf, names=np.array(["sma_5"]), bars=np.array(0), state_0=np.zeros((3, 9)))
+    with pytest.raises(ValueError, match=r"state_0 \(sma_5\): expected float64 \(3, 8\)"):
+        IndicatorStream.from_bytes(buf.getvalue())
