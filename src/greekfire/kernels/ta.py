@@ -51,10 +51,12 @@ __all__ = [
     "change_run",
     "ema_run",
     "macd_run",
+    "realized_vol_run",
     "rsi_run",
     "sma_run",
     "state_size",
     "var_run",
+    "vwap_run",
     "wma_run",
 ]
 
@@ -273,6 +275,8 @@ def state_size(kind: str, period: int = 0) -> int:
         "rsi": 4,
         "atr": 3,
         "change": 2 + period,
+        "realized_vol": 8 + period,
+        "vwap": 6,
     }
     return sizes[kind]
 
@@ -565,3 +569,142 @@ def change_run(x: F64Array, state: F64Array, period: int, percent: bool, out: F6
                 out[r, t] = v - old
         state[r, 0] = n
         state[r, 1] = pos
+
+
+# --- realized volatility and VWAP (not in TA-Lib) -------------------------------------------
+
+RV_CLOSE_TO_CLOSE = 0
+RV_PARKINSON = 1
+RV_GARMAN_KLASS = 2
+_GK_C = 2.0 * math.log(2.0) - 1.0
+
+
+@njit(parallel=True)
+def realized_vol_run(
+    open_: F64Array,
+    high: F64Array,
+    low: F64Array,
+    close: F64Array,
+    state: F64Array,
+    period: int,
+    method: int,
+    periods_per_year: float,
+    out: F64Array,
+) -> None:
+    """Annualised realized volatility over ``period`` bars, in decimals (0.2 = 20 %).
+
+    - ``RV_CLOSE_TO_CLOSE``: sample standard deviation (ddof 1) of the last ``period`` log
+      returns ln(c / c_prev), times sqrt(periods_per_year); needs period + 1 closes.
+    - ``RV_PARKINSON``: sqrt(periods_per_year / (4 ln 2) * mean of ln(h / l)^2).
+    - ``RV_GARMAN_KLASS``: sqrt(periods_per_year * mean of 0.5 ln(h / l)^2
+      - (2 ln 2 - 1) ln(c / o)^2), 0 if that mean is negative.
+
+    Only the inputs a method reads must be numbers (close-to-close reads the close alone); a
+    bar with a NaN in one of them is skipped. State: n (terms fed), has-previous-close flag,
+    previous close, the window sums of the per-bar term and of its square (compensated,
+    4 words), ring position, ring[period].
+    """
+    rows, t_len = close.shape
+    c2c = method == RV_CLOSE_TO_CLOSE
+    for r in prange(rows):
+        n = state[r, 0]
+        has_prev = state[r, 1]
+        prev = state[r, 2]
+        s1h = state[r, 3]
+        s1l = state[r, 4]
+        s2h = state[r, 5]
+        s2l = state[r, 6]
+        pos = int(state[r, 7])
+        for t in range(t_len):
+            o = open_[r, t]
+            h = high[r, t]
+            lo = low[r, t]
+            c = close[r, t]
+            out[r, t] = NAN
+            if c2c:
+                if math.isnan(c):
+                    continue
+                if has_prev == 0.0:
+                    has_prev = 1.0
+                    prev = c
+                    continue
+                term = math.log(c / prev)
+                prev = c
+            elif method == RV_PARKINSON:
+                if math.isnan(h) or math.isnan(lo):
+                    continue
+                hl = math.log(h / lo)
+                term = hl * hl
+            else:
+                if math.isnan(o) or math.isnan(h) or math.isnan(lo) or math.isnan(c):
+                    continue
+                hl = math.log(h / lo)
+                co = math.log(c / o)
+                term = 0.5 * hl * hl - _GK_C * co * co
+            pos, _, oldest = _ring_push(state, r, 8, pos, period, term)
+            n, s1h, s1l, s2h, s2l, mean, var = var_step(n, s1h, s1l, s2h, s2l, term, oldest, period)
+            if math.isnan(mean):
+                continue
+            if c2c:
+                sample = var * period / (period - 1)
+                out[r, t] = math.sqrt(sample * periods_per_year) if sample > 0.0 else 0.0
+            elif method == RV_PARKINSON:
+                out[r, t] = math.sqrt(periods_per_year * mean / (4.0 * math.log(2.0)))
+            else:
+                out[r, t] = math.sqrt(periods_per_year * mean) if mean > 0.0 else 0.0
+        state[r, 0] = n
+        state[r, 1] = has_prev
+        state[r, 2] = prev
+        state[r, 3] = s1h
+        state[r, 4] = s1l
+        state[r, 5] = s2h
+        state[r, 6] = s2l
+        state[r, 7] = pos
+
+
+@njit(parallel=True)
+def vwap_run(
+    high: F64Array,
+    low: F64Array,
+    close: F64Array,
+    volume: F64Array,
+    session: F64Array,
+    state: F64Array,
+    out: F64Array,
+) -> None:
+    """Session-anchored VWAP of the typical price (h + l + c) / 3, restarting whenever the
+    ``session`` key changes (e.g. the trading date). NaN until the session has volume; a bar
+    with a NaN input is skipped. State: started flag, session key, sum of price x volume and
+    of volume (each compensated: 4 words)."""
+    rows, t_len = close.shape
+    for r in prange(rows):
+        started = state[r, 0]
+        key = state[r, 1]
+        pvh = state[r, 2]
+        pvl = state[r, 3]
+        vh = state[r, 4]
+        vl = state[r, 5]
+        for t in range(t_len):
+            h = high[r, t]
+            lo = low[r, t]
+            c = close[r, t]
+            v = volume[r, t]
+            k = session[r, t]
+            if math.isnan(h) or math.isnan(lo) or math.isnan(c) or math.isnan(v) or math.isnan(k):
+                out[r, t] = NAN
+                continue
+            if started == 0.0 or k != key:
+                started = 1.0
+                key = k
+                pvh = pvl = vh = vl = 0.0
+            tp = (h + lo + c) / 3.0
+            pvh, pvl = _neumaier(pvh, pvl, tp * v)
+            vh, vl = _neumaier(vh, vl, v)
+            total_v = vh + vl
+            out[r, t] = (pvh + pvl) / total_v if total_v > 0.0 else NAN
+        state[r, 0] = started
+        state[r, 1] = key
+        state[r, 2] = pvh
+        state[r, 3] = pvl
+        state[r, 4] = vh
+        state[r, 5] = vl

@@ -214,3 +214,83 @@ def _state_kind(name: str) -> tuple[str, int]:
         "ROC": ("change", 10),
         "MOM": ("change", 10),
     }[name]
+
+
+def _bars(n: int, seed: int):
+    rng = np.random.default_rng(seed)
+    close = 100.0 * np.exp(np.cumsum(rng.normal(0.0, 0.01, n)))
+    open_ = close * np.exp(rng.normal(0.0, 0.003, n))
+    high = np.maximum(open_, close) * np.exp(np.abs(rng.normal(0.0, 0.004, n)))
+    low = np.minimum(open_, close) * np.exp(-np.abs(rng.normal(0.0, 0.004, n)))
+    volume = rng.integers(0, 5_000, n).astype(float)
+    return open_, high, low, close, volume
+
+
+def _rv(method: int, period: int, o, h, lo, c, state=None):
+    rows = c.shape[0]
+    if state is None:
+        state = np.zeros((rows, ta.state_size("realized_vol", period)))
+    out = np.empty(c.shape)
+    ta.realized_vol_run(o, h, lo, c, state, period, method, 252.0, out)
+    return out
+
+
+@pytest.mark.parametrize("period", [2, 20])
+def test_realized_vol_matches_pandas_rolling_formulas(period: int) -> None:
+    import pandas as pd
+
+    o, h, lo, c, _ = _bars(600, period)
+    c[:3] = np.nan  # a late start
+    blocks = (o[None], h[None], lo[None], c[None])
+    cc = _rv(ta.RV_CLOSE_TO_CLOSE, period, *blocks)[0]
+    ref = pd.Series(np.log(c)).diff().rolling(period).std(ddof=1) * np.sqrt(252.0)
+    np.testing.assert_array_equal(np.isnan(cc), ref.isna())
+    np.testing.assert_allclose(cc, ref, rtol=1e-10)
+    park = _rv(ta.RV_PARKINSON, period, *blocks)[0]
+    hl2 = pd.Series(np.log(h / lo) ** 2)
+    np.testing.assert_allclose(
+        park, np.sqrt(252.0 / (4 * np.log(2)) * hl2.rolling(period).mean()), rtol=1e-10
+    )
+    gk = _rv(ta.RV_GARMAN_KLASS, period, *blocks)[0]
+    term = 0.5 * hl2 - (2 * np.log(2) - 1) * pd.Series(np.log(c / o) ** 2)
+    expected = np.sqrt(252.0 * term.rolling(period).mean().clip(lower=0.0))
+    np.testing.assert_allclose(gk, expected, rtol=1e-10)
+
+
+def test_vwap_restarts_each_session_and_matches_cumulative_sums() -> None:
+    import pandas as pd
+
+    _, h, lo, c, v = _bars(390 * 3, 9)
+    v[:5] = 0.0  # no volume yet: no VWAP
+    session = np.repeat([20240102.0, 20240103.0, 20240104.0], 390)
+    out = np.empty((1, c.size))
+    ta.vwap_run(h[None], lo[None], c[None], v[None], session[None], np.zeros((1, 6)), out)
+    tp = (h + lo + c) / 3.0
+    frame = pd.DataFrame({"pv": tp * v, "v": v, "s": session})
+    cum = frame.groupby("s")[["pv", "v"]].cumsum()
+    expected = (cum["pv"] / cum["v"]).to_numpy()
+    np.testing.assert_array_equal(np.isnan(out[0]), np.isnan(expected))
+    np.testing.assert_allclose(out[0], expected, rtol=1e-12)
+
+
+def test_realized_vol_and_vwap_stream_equal_batch() -> None:
+    o, h, lo, c, v = _bars(300, 3)
+    session = np.repeat(np.arange(3.0), 100)
+    blocks = tuple(a[None] for a in (o, h, lo, c))
+    for method in (ta.RV_CLOSE_TO_CLOSE, ta.RV_PARKINSON, ta.RV_GARMAN_KLASS):
+        batch = _rv(method, 10, *blocks)
+        state = np.zeros((1, ta.state_size("realized_vol", 10)))
+        steps = [
+            _rv(method, 10, *(b[:, t : t + 1] for b in blocks), state=state) for t in range(300)
+        ]
+        np.testing.assert_array_equal(np.concatenate(steps, axis=1), batch)
+    vb = np.empty((1, 300))
+    ta.vwap_run(h[None], lo[None], c[None], v[None], session[None], np.zeros((1, 6)), vb)
+    state = np.zeros((1, 6))
+    one = np.empty((1, 1))
+    for t in range(300):
+        sl = slice(t, t + 1)
+        ta.vwap_run(
+            h[None, sl], lo[None, sl], c[None, sl], v[None, sl], session[None, sl], state, one
+        )
+        np.testing.assert_array_equal(one[0], vb[0, sl])
