@@ -14,12 +14,16 @@ __version__ = "0.1.0"
 _EXPORTS: dict[str, str] = {
     "black_scholes": "greekfire.analytics.options",
     "black76": "greekfire.analytics.options",
+    "black76_greeks": "greekfire.analytics.options",
     "greeks": "greekfire.analytics.options",
     "implied_vol": "greekfire.analytics.options",
     "IVResult": "greekfire.analytics.options",
     "vectorized_black_scholes": "greekfire.analytics.options",
     "vectorized_greeks": "greekfire.analytics.options",
+    "american_greeks": "greekfire.analytics.american",
     "american_price": "greekfire.analytics.american",
+    "technical_indicators": "greekfire.analytics.indicators",
+    "IndicatorStream": "greekfire.analytics.indicators",
     "OptionRight": "greekfire.domain.enums",
     "IVStatus": "greekfire.domain.enums",
 }
@@ -27,10 +31,12 @@ _EXPORTS: dict[str, str] = {
 __all__ = ["__version__", *sorted(_EXPORTS)]
 
 if TYPE_CHECKING:
-    from greekfire.analytics.american import american_price
+    from greekfire.analytics.american import american_greeks, american_price
+    from greekfire.analytics.indicators import IndicatorStream, technical_indicators
     from greekfire.analytics.options import (
         IVResult,
         black76,
+        black76_greeks,
         black_scholes,
         greeks,
         implied_vol,

@@ -96,3 +96,16 @@ def test_bad_input_is_one_red_line_and_exit_2() -> None:
     assert done.stderr.count("\n") == 1
     assert "--strikes" in done.stderr
     assert "120:80:5" in done.stderr
+
+
+def test_black76_price_shows_analytic_greeks() -> None:
+    option = ["--forward", "101", "--strike", "100", "--t-years", "0.5", "--vol", "0.2",
+              "--rate", "0.03", "--model", "black76"]  # fmt: skip
+    table = greekfire_cli("price", *option)
+    assert table.returncode == 0, table.stderr
+    assert table.stdout.splitlines()[0] == "black76 call, Greeks analytic"
+    assert "per 1.00 move in forward" in table.stdout
+    payload = json.loads(greekfire_cli("price", *option, "--format", "json").stdout)
+    expected = greekfire.black76_greeks(101.0, 100.0, 0.5, 0.2, 0.03)
+    for name in ("price", "delta", "gamma", "vega", "theta", "rho", "vanna", "volga", "charm"):
+        assert payload[name] == expected[name], name

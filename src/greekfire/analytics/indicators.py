@@ -31,9 +31,11 @@ from greekfire.kernels._jit import threads_for
 
 __all__ = [
     "INDICATOR_NAMES",
+    "PERIODS_PER_YEAR",
     "IndicatorSpec",
     "IndicatorStream",
     "parse_indicator",
+    "session_keys",
     "technical_indicators",
 ]
 
@@ -72,8 +74,26 @@ _KINDS: dict[str, _Kind] = {
     "natr": _Kind((14,), ("high", "low", "close"), (), "atr", "ATR in per cent of the close"),
     "roc": _Kind((10,), ("close",), (), "change", "rate of change, per cent"),
     "mom": _Kind((10,), ("close",), (), "change", "momentum, x - x[-n]"),
+    "rv_cc": _Kind((20,), ("close",), (), "realized_vol", "close-to-close realized vol, ann."),
+    "rv_parkinson": _Kind(
+        (20,), ("high", "low", "close"), (), "realized_vol", "Parkinson realized vol, ann."
+    ),
+    "rv_gk": _Kind(
+        (20,),
+        ("open", "high", "low", "close"),
+        (),
+        "realized_vol",
+        "Garman-Klass realized vol, ann.",
+    ),
+    "vwap": _Kind((), ("high", "low", "close", "volume"), ("vwap",), "vwap", "session VWAP"),
 }
-_ALIASES = {"bbands": "bollinger_bands", "bb": "bollinger_bands"}
+_ALIASES = {
+    "bbands": "bollinger_bands",
+    "bb": "bollinger_bands",
+    "parkinson": "rv_parkinson",
+    "garman_klass": "rv_gk",
+}
+PERIODS_PER_YEAR = 252.0  # realized vol annualisation (daily bars); see technical_indicators
 
 INDICATOR_NAMES: tuple[str, ...] = tuple(sorted(_KINDS))
 """The indicator names ``parse_indicator`` knows (periods are appended: ``sma_20``)."""
@@ -91,12 +111,13 @@ class IndicatorSpec:
 
     @property
     def period(self) -> int:
-        """The (first) period."""
-        return int(self.params[0])
+        """The (first) period (0 for VWAP, which has none)."""
+        return int(self.params[0]) if self.params else 0
 
     def state_size(self) -> int:
         """Length of one symbol's state row."""
-        window = self.period if _KINDS[self.kind].state in ("sma", "wma", "var", "change") else 0
+        windowed = ("sma", "wma", "var", "change", "realized_vol")
+        window = self.period if _KINDS[self.kind].state in windowed else 0
         return ta.state_size(_KINDS[self.kind].state, window)
 
 
@@ -157,7 +178,9 @@ def _validate(kind: str, params: tuple[float, ...], spec: str) -> None:
     for p in params[:n_periods]:
         if p != int(p) or p < 1:
             raise ValueError(f"indicators: periods must be whole numbers >= 1, got {p} in {spec!r}")
-    minimum = 2 if kind in ("rsi", "sma", "wma", "stddev", "var", "bollinger_bands") else 1
+    if not params:
+        return
+    minimum = 2 if kind in ("rsi", "sma", "wma", "stddev", "var", "bollinger_bands", "rv_cc") else 1
     if params[0] < minimum:
         raise ValueError(f"indicators: {kind} needs a period >= {minimum}, got {spec!r}")
     if kind == "macd" and not params[0] < params[1]:
@@ -170,7 +193,12 @@ def _fmt(p: float) -> str:
     return str(int(p)) if p == int(p) else repr(p)
 
 
-def _run(spec: IndicatorSpec, data: Mapping[str, F64Array], state: F64Array) -> list[F64Array]:
+def _run(
+    spec: IndicatorSpec,
+    data: Mapping[str, F64Array],
+    state: F64Array,
+    periods_per_year: float = PERIODS_PER_YEAR,
+) -> list[F64Array]:
     """Advance ``state`` over the bars in ``data`` ((rows, T) arrays); returns the outputs."""
     close = data["close"]
     rows, t_len = close.shape
@@ -194,6 +222,27 @@ def _run(spec: IndicatorSpec, data: Mapping[str, F64Array], state: F64Array) -> 
             out = np.empty((rows, t_len))
             ta.atr_run(data["high"], data["low"], close, state, p, kind == "natr", out)
             return [out]
+        if kind.startswith("rv_"):
+            out = np.empty((rows, t_len))
+            method = {"rv_cc": 0, "rv_parkinson": 1, "rv_gk": 2}[kind]
+            blank = np.full_like(close, np.nan)
+            ta.realized_vol_run(
+                data.get("open", blank),
+                data.get("high", blank),
+                data.get("low", blank),
+                close,
+                state,
+                p,
+                method,
+                periods_per_year,
+                out,
+            )
+            return [out]
+        if kind == "vwap":
+            out = np.empty((rows, t_len))
+            session = data.get("session", np.zeros_like(close))
+            ta.vwap_run(data["high"], data["low"], close, data["volume"], session, state, out)
+            return [out]
         if kind == "macd":
             out3 = np.empty((3, rows, t_len))
             ta.macd_run(close, state, p, int(spec.params[1]), int(spec.params[2]), out3)
@@ -209,8 +258,10 @@ def _run(spec: IndicatorSpec, data: Mapping[str, F64Array], state: F64Array) -> 
 
 _COLUMN_NAMES = {
     "close": ("close", "adj close", "adj_close", "c", "price", "last"),
+    "open": ("open", "o"),
     "high": ("high", "h"),
     "low": ("low", "l"),
+    "volume": ("volume", "vol", "v"),
 }
 
 
@@ -242,7 +293,7 @@ def _frame_ohlc(frame: pd.DataFrame) -> dict[str, F64Array] | None:
     if close_col is None:
         return None
     data = {"close": _as_block(frame[close_col].to_numpy(), "close")[None, :]}
-    for what in ("high", "low"):
+    for what in ("open", "high", "low", "volume"):
         col = _find_column(frame, what)
         if col is not None:
             data[what] = _as_block(frame[col].to_numpy(), what)[None, :]
@@ -288,12 +339,27 @@ def _check_inputs(spec: IndicatorSpec, data: Mapping[str, F64Array]) -> None:
     missing = [k for k in spec.inputs if k not in data]
     if missing:
         raise ValueError(
-            f"indicators: {spec.name!r} needs {', '.join(spec.inputs)} prices; the input has no "
-            f"{', '.join(missing)} column (pass an OHLC DataFrame)"
+            f"indicators: {spec.name!r} needs {', '.join(spec.inputs)}; the input has no "
+            f"{', '.join(missing)} column (pass an OHLC(V) DataFrame)"
         )
 
 
-def technical_indicators(prices: Any, indicators: Sequence[str]) -> pd.DataFrame:
+def session_keys(index: Any) -> F64Array | None:
+    """VWAP session keys from a DatetimeIndex: the calendar date (in the index's own time
+    zone) as days since 1970-01-01; None for any other index."""
+    if not isinstance(index, pd.DatetimeIndex):
+        return None
+    days = index.tz_localize(None) if index.tz is not None else index
+    return np.ascontiguousarray(days.normalize().asi8 // 86_400_000_000_000, dtype=np.float64)
+
+
+def technical_indicators(
+    prices: Any,
+    indicators: Sequence[str],
+    *,
+    periods_per_year: float = PERIODS_PER_YEAR,
+    sessions: Any = None,
+) -> pd.DataFrame:
     """Compute indicators by name, with TA-Lib's conventions.
 
     Parameters
@@ -306,6 +372,12 @@ def technical_indicators(prices: Any, indicators: Sequence[str]) -> pd.DataFrame
     indicators : sequence of str
         Names such as ``"sma_20"``, ``"rsi_14"``, ``"macd"``, ``"bollinger_bands"``,
         ``"atr_14"`` (see the module docstring and ``INDICATOR_NAMES``).
+    periods_per_year : float
+        Annualisation of the realized volatilities (``rv_cc``, ``rv_parkinson``, ``rv_gk``):
+        252 for daily bars, 252 * 390 for 1-minute bars of the regular US session.
+    sessions : array-like, optional
+        One key per bar; VWAP restarts where the key changes. Default: the calendar date of a
+        DatetimeIndex, else one session for the whole series.
 
     Returns
     -------
@@ -323,13 +395,21 @@ def technical_indicators(prices: Any, indicators: Sequence[str]) -> pd.DataFrame
     """
     if isinstance(indicators, str):
         indicators = [indicators]
+    if not periods_per_year > 0:
+        raise ValueError(f"periods_per_year: expected a positive number, got {periods_per_year!r}")
     specs = [parse_indicator(s) for s in indicators]
     block = _block(prices)
+    data = dict(block.data)
+    rows, t_len = data["close"].shape
+    keys = session_keys(block.index) if sessions is None else _as_block(sessions, "sessions")
+    if keys is not None:
+        if keys.shape != (t_len,):
+            raise ValueError(f"sessions: expected one key per bar ({t_len},), got {keys.shape}")
+        data["session"] = np.ascontiguousarray(np.broadcast_to(keys, (rows, t_len)))
     columns: dict[Any, F64Array] = {}
     for spec in specs:
-        _check_inputs(spec, block.data)
-        rows = block.data["close"].shape[0]
-        outs = _run(spec, block.data, np.zeros((rows, spec.state_size())))
+        _check_inputs(spec, data)
+        outs = _run(spec, data, np.zeros((rows, spec.state_size())), periods_per_year)
         for col, values in zip(spec.columns, outs, strict=True):
             if block.symbols is None:
                 columns[col] = values[0]
@@ -348,7 +428,7 @@ class IndicatorStream:
 
     ``update`` takes one bar per symbol (arrays of length ``n_symbols``) and returns each
     output column for every symbol; the values equal :func:`technical_indicators` on the whole
-    history bit for bit. ``from_history`` replays past bars in one call per indicator;
+    history bit for bit. Realized volatilities use ``PERIODS_PER_YEAR`` (daily bars). ``from_history`` replays past bars in one call per indicator;
     ``save``/``load`` (or ``to_bytes``/``from_bytes``) keep the state across restarts (an
     ``.npz`` file: no pickle).
     """
@@ -368,10 +448,11 @@ class IndicatorStream:
         """Output names, in order."""
         return [c for s in self.specs for c in s.columns]
 
-    def _data(self, close: Any, high: Any, low: Any, one_bar: bool) -> dict[str, F64Array]:
+    def _data(self, inputs: Mapping[str, Any], one_bar: bool) -> dict[str, F64Array]:
         n = self.n_symbols
         data: dict[str, F64Array] = {}
-        for name, value in (("close", close), ("high", high), ("low", low)):
+        for name in ("close", "open", "high", "low", "volume", "session"):
+            value = inputs.get(name)
             if value is None:
                 continue
             arr = _as_block(value.to_numpy() if hasattr(value, "to_numpy") else value, name)
@@ -388,6 +469,8 @@ class IndicatorStream:
                     f"{name}: expected the shape of close {data['close'].shape}, got {arr.shape}"
                 )
             data[name] = np.ascontiguousarray(arr)
+        if "close" not in data:
+            raise ValueError("close: required")
         for spec in self.specs:
             _check_inputs(spec, data)
         return data
@@ -400,19 +483,22 @@ class IndicatorStream:
         self.bars += data["close"].shape[1]
         return result
 
-    def update(self, close: Any, high: Any = None, low: Any = None) -> dict[str, F64Array]:
-        """Advance every symbol by one bar; returns ``column -> array (n_symbols,)``."""
-        data = self._data(close, high, low, one_bar=True)
+    def update(self, close: Any, **bar: Any) -> dict[str, F64Array]:
+        """Advance every symbol by one bar; returns ``column -> array (n_symbols,)``.
+
+        ``bar`` takes ``high``, ``low``, ``open``, ``volume`` and ``session`` (VWAP's session
+        key) as the indicators need them, each of length ``n_symbols``.
+        """
+        data = self._data({"close": close, **bar}, one_bar=True)
         return {k: v[:, 0] for k, v in self._advance(data).items()}
 
     @classmethod
-    def from_history(
-        cls, indicators: Sequence[str], close: Any, high: Any = None, low: Any = None
-    ) -> IndicatorStream:
-        """A stream that has already seen ``close`` (and ``high``/``low``): (n_symbols, bars)."""
+    def from_history(cls, indicators: Sequence[str], close: Any, **bars: Any) -> IndicatorStream:
+        """A stream that has already seen ``close`` (and ``high``, ``low``, ``open``,
+        ``volume``, ``session`` as needed): arrays of shape (n_symbols, bars)."""
         n = np.atleast_2d(np.asarray(close, dtype=np.float64)).shape[0]
         stream = cls(indicators, n)
-        stream._advance(stream._data(close, high, low, one_bar=False))
+        stream._advance(stream._data({"close": close, **bars}, one_bar=False))
         return stream
 
     def to_bytes(self) -> bytes:

@@ -301,7 +301,7 @@ def price_command(
     output_format: FormatOption = OutputFormat.TABLE,
 ) -> None:
     """Price one option and show every Greek with its unit."""
-    from greekfire.cli.pricing import PricingInputs, price_option
+    from greekfire.cli.pricing import GREEKS_METHOD, PricingInputs, price_option
     from greekfire.cli.render import price_table
 
     inputs = PricingInputs(
@@ -326,7 +326,7 @@ def price_command(
         "vol": inputs.vol,
         "rate": inputs.rate,
         "dividend_yield": inputs.dividend_yield,
-        "greeks_method": "analytic" if model is Model.BSM else "finite-difference",
+        "greeks_method": GREEKS_METHOD[model],
         **price_option(inputs),
     }
     if model is Model.AMERICAN_CRR:

@@ -126,13 +126,13 @@ def test_stream_from_history_then_updates_equals_batch_bit_for_bit(tmp_path) -> 
     }
     cut = 150
     stream = IndicatorStream.from_history(
-        names, block["close"][:, :cut], block["high"][:, :cut], block["low"][:, :cut]
+        names, block["close"][:, :cut], high=block["high"][:, :cut], low=block["low"][:, :cut]
     )
     for t in range(cut, block["close"].shape[1]):
         if t == cut + 100:  # restart from disk in the middle
             stream.save(tmp_path / "state.npz")
             stream = IndicatorStream.load(tmp_path / "state.npz")
-        got = stream.update(block["close"][:, t], block["high"][:, t], block["low"][:, t])
+        got = stream.update(block["close"][:, t], high=block["high"][:, t], low=block["low"][:, t])
         for col, values in got.items():
             expected = batch.xs(col, axis=1, level="indicator").iloc[t].to_numpy()
             np.testing.assert_array_equal(values, expected)

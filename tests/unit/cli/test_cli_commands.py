@@ -135,8 +135,14 @@ def test_black76_takes_a_forward() -> None:
     assert result.exit_code == 0, result.output
     payload = json.loads(result.stdout)
     assert payload["forward"] == 101.0
-    expected = greekfire.black76(101.0, 100.0, 0.5, 0.2, 0.03, right="call")
-    assert payload["price"] == pytest.approx(float(expected), rel=1e-14)
+    expected = greekfire.black76_greeks(101.0, 100.0, 0.5, 0.2, 0.03, right="call")
+    assert payload["price"] == pytest.approx(
+        greekfire.black76(101.0, 100.0, 0.5, 0.2, 0.03, right="call"), rel=1e-14
+    )
+    assert payload["greeks_method"] == "analytic"
+    for name in ("delta", "gamma", "vega", "theta", "rho", "vanna", "volga", "charm"):
+        assert payload[name] == expected[name], name
+    assert payload["rho"] == pytest.approx(-0.5 * payload["price"], rel=1e-15)
 
 
 def test_iv_recovers_the_vol_that_priced_the_option() -> None:
