@@ -349,8 +349,9 @@ def session_keys(index: Any) -> F64Array | None:
     zone) as days since 1970-01-01; None for any other index."""
     if not isinstance(index, pd.DatetimeIndex):
         return None
-    days = index.tz_localize(None) if index.tz is not None else index
-    return np.ascontiguousarray(days.normalize().asi8 // 86_400_000_000_000, dtype=np.float64)
+    local = index.tz_localize(None) if index.tz is not None else index
+    days = local.to_numpy().astype("datetime64[D]").astype(np.int64)  # any time resolution
+    return np.ascontiguousarray(days, dtype=np.float64)
 
 
 def technical_indicators(
@@ -428,9 +429,9 @@ class IndicatorStream:
 
     ``update`` takes one bar per symbol (arrays of length ``n_symbols``) and returns each
     output column for every symbol; the values equal :func:`technical_indicators` on the whole
-    history bit for bit. Realized volatilities use ``PERIODS_PER_YEAR`` (daily bars). ``from_history`` replays past bars in one call per indicator;
-    ``save``/``load`` (or ``to_bytes``/``from_bytes``) keep the state across restarts (an
-    ``.npz`` file: no pickle).
+    history bit for bit. Realized volatilities use ``PERIODS_PER_YEAR`` (daily bars).
+    ``from_history`` replays past bars in one call per indicator; ``save``/``load`` (or
+    ``to_bytes``/``from_bytes``) keep the state across restarts (an ``.npz`` file: no pickle).
     """
 
     def __init__(self, indicators: Sequence[str], n_symbols: int) -> None:

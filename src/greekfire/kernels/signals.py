@@ -15,8 +15,9 @@ gives exactly the batch signals.
   (x = RSI, lower 30, upper 70) and Bollinger mean reversion (x = close, the bands).
 - ``zscore_run``: z = (x - mean) / std over the ``lookback`` bars *before* the current one
   (population std), -1 where z > threshold, +1 where z < -threshold (mean reversion), 0 where
-  the window is not full or flat (std below 1e-7 of |mean|: z would be rounding noise). O(1) per bar with compensated running sums (the brief's
-  version recomputes the window: O(n x lookback)). State: sums and a ring buffer.
+  the window is not full or flat (std below 1e-7 of |mean|: z would be rounding noise). O(1)
+  per bar with compensated running sums (the brief's version recomputes the window:
+  O(n x lookback)). State: sums and a ring buffer.
 - ``composite``: sign(w_mom * momentum + w_rsi * rsi_signal + w_macd * macd_signal), the
   brief's momentum composite (momentum = percent change over 5 bars, weights 0.4/0.3/0.3 by
   default; note the momentum term is in per cent, so with the default weights it dominates

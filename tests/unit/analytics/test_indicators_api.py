@@ -149,3 +149,36 @@ def test_stream_rejects_a_bar_of_the_wrong_width_and_a_corrupt_state() -> None:
     np.savez(buf, names=np.array(["sma_5"]), bars=np.array(0), state_0=np.zeros((3, 9)))
     with pytest.raises(ValueError, match=r"state_0 \(sma_5\): expected float64 \(3, 8\)"):
         IndicatorStream.from_bytes(buf.getvalue())
+
+
+def test_vwap_sessions_come_from_the_dates_and_rv_is_annualised() -> None:
+    rng = np.random.default_rng(11)
+    index = pd.date_range("2024-03-04 09:30", periods=390, freq="min", tz="America/New_York")
+    index = index.append(index + pd.Timedelta(days=1))
+    n = index.size
+    close = 100.0 * np.exp(np.cumsum(rng.normal(0.0, 0.001, n)))
+    bars = pd.DataFrame(
+        {
+            "open": close,
+            "high": close * 1.001,
+            "low": close * 0.999,
+            "close": close,
+            "volume": rng.integers(1, 1000, n).astype(float),
+        },
+        index=index,
+    )
+    out = technical_indicators(
+        bars, ["vwap", "rv_cc_20", "rv_parkinson_20"], periods_per_year=98_280
+    )
+    tp = (bars["high"] + bars["low"] + bars["close"]) / 3.0
+    day = index.date
+    expected = (tp * bars["volume"]).groupby(day).cumsum() / bars["volume"].groupby(day).cumsum()
+    np.testing.assert_allclose(out["vwap"], expected, rtol=1e-12)
+    ref = np.log(bars["close"]).diff().rolling(20).std() * np.sqrt(98_280)
+    np.testing.assert_allclose(out["rv_cc_20"], ref, rtol=1e-9)
+    park = np.sqrt(98_280 / (4 * np.log(2)) * (np.log(1.001 / 0.999) ** 2))
+    np.testing.assert_allclose(out["rv_parkinson_20"].iloc[19:], park, rtol=1e-12)
+    with pytest.raises(ValueError, match="'vwap' needs high, low, close, volume"):
+        technical_indicators(bars[["high", "low", "close"]], ["vwap"])
+    with pytest.raises(ValueError, match="periods_per_year"):
+        technical_indicators(bars, ["rv_cc_20"], periods_per_year=0)
