@@ -23,6 +23,12 @@ _EXPORTS: dict[str, str] = {
     "american_greeks": "greekfire.analytics.american",
     "american_price": "greekfire.analytics.american",
     "technical_indicators": "greekfire.analytics.indicators",
+    "performance_summary": "greekfire.analytics.performance",
+    "sharpe_ratio": "greekfire.analytics.performance",
+    "sortino_ratio": "greekfire.analytics.performance",
+    "max_drawdown": "greekfire.analytics.performance",
+    "kelly_fraction": "greekfire.analytics.performance",
+    "Drawdown": "greekfire.analytics.performance",
     "IndicatorStream": "greekfire.analytics.indicators",
     "OptionRight": "greekfire.domain.enums",
     "IVStatus": "greekfire.domain.enums",
@@ -42,6 +48,14 @@ if TYPE_CHECKING:
         implied_vol,
         vectorized_black_scholes,
         vectorized_greeks,
+    )
+    from greekfire.analytics.performance import (
+        Drawdown,
+        kelly_fraction,
+        max_drawdown,
+        performance_summary,
+        sharpe_ratio,
+        sortino_ratio,
     )
     from greekfire.domain.enums import IVStatus, OptionRight
 

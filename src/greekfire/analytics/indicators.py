@@ -26,8 +26,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from greekfire.kernels import ta
-from greekfire.kernels._jit import threads_for
+from greekfire.kernels import ta, threads_for
 
 __all__ = [
     "INDICATOR_NAMES",
