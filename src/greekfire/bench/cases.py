@@ -1,4 +1,4 @@
-"""The four benchmark cases of ``greekfire bench`` and their accuracy checks.
+"""The benchmark cases of ``greekfire bench`` and the accuracy checks of the option cases.
 
 (a) 50,000 European options, price + 5 Greeks: greekfire vs numpy, py_vollib_vectorized, a
     scipy per-option loop and a QuantLib per-option loop (both loops subsampled).
@@ -6,11 +6,15 @@
 (c) 1,000,000 implied vols, 25 % within 14 days of expiry, 40 % deep ITM/OTM: greekfire vs
     py_vollib_vectorized, with errors against the true vols.
 (d) 50,000 American prices (Barone-Adesi-Whaley): greekfire vs a QuantLib loop (subsampled).
+(e)-(h) technical indicators (one series, a 500-symbol block, streaming) and performance
+    statistics: see :mod:`greekfire.bench.ta_cases`.
+
+``select_cases`` picks cases by letter (``"e"``) or key for ``greekfire bench --cases``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -20,6 +24,7 @@ from numpy.typing import NDArray
 from greekfire.bench import peers, subjects
 from greekfire.bench.contenders import Contender, Prepared, Results
 from greekfire.bench.harness import Batch, CaseSpec, Target
+from greekfire.bench.ta_cases import build_series_cases
 from greekfire.bench.workloads import (
     IVWorkload,
     OptionWorkload,
@@ -33,9 +38,11 @@ __all__ = [
     "QUICK_SIZES",
     "Sizes",
     "build_cases",
+    "case_letter",
     "check_american",
     "check_iv",
     "check_prices",
+    "select_cases",
     "well_conditioned",
 ]
 
@@ -50,7 +57,13 @@ VOL_TOLERANCE = 1e-6
 
 @dataclass(frozen=True, slots=True)
 class Sizes:
-    """Batch sizes of the cases and of the subsampled per-option loops."""
+    """Batch sizes of the cases and of the subsampled loops.
+
+    ``ta_bars`` is case (e)'s series length; ``ta_symbols`` x ``ta_history`` the block of
+    cases (f) and (g) (g's states are built on the history); ``stats_symbols`` x
+    ``stats_days`` case (h)'s returns; ``ta_loop_subsample`` the symbols pandas-ta-classic's
+    loop is timed on in case (f).
+    """
 
     bsm: int
     big: int
@@ -58,6 +71,12 @@ class Sizes:
     american: int
     loop_subsample: int
     quantlib_subsample: int
+    ta_bars: int = 10_000
+    ta_symbols: int = 500
+    ta_history: int = 2_520
+    stats_symbols: int = 500
+    stats_days: int = 2_520
+    ta_loop_subsample: int = 25
 
 
 FULL = Sizes(
@@ -67,9 +86,26 @@ FULL = Sizes(
     american=50_000,
     loop_subsample=2_000,
     quantlib_subsample=5_000,
+    ta_bars=10_000,
+    ta_symbols=500,
+    ta_history=2_520,
+    stats_symbols=500,
+    stats_days=2_520,
+    ta_loop_subsample=25,
 )
 QUICK_SIZES = Sizes(
-    bsm=2_000, big=100_000, iv=20_000, american=2_000, loop_subsample=200, quantlib_subsample=200
+    bsm=2_000,
+    big=100_000,
+    iv=20_000,
+    american=2_000,
+    loop_subsample=200,
+    quantlib_subsample=200,
+    ta_bars=1_000,
+    ta_symbols=20,
+    ta_history=252,
+    stats_symbols=20,
+    stats_days=252,
+    ta_loop_subsample=3,
 )
 
 
@@ -291,7 +327,7 @@ def _compact(n: int) -> str:
 
 
 def build_cases(sizes: Sizes) -> list[CaseSpec[Any]]:
-    """Return cases (a) to (d) at the given sizes.
+    """Return cases (a) to (h) at the given sizes.
 
     Parameters
     ----------
@@ -340,4 +376,35 @@ def build_cases(sizes: Sizes) -> list[CaseSpec[Any]]:
         contenders=_american_contenders(sizes),
         check=check_american,
     )
-    return [bsm, big, iv, american]
+    return [bsm, big, iv, american, *build_series_cases(sizes)]
+
+
+def case_letter(spec: CaseSpec[Any]) -> str:
+    """The letter of a case: the part of its key before the first underscore (``"e"``)."""
+    return spec.key.split("_", 1)[0]
+
+
+def select_cases(specs: Iterable[CaseSpec[Any]], wanted: Sequence[str]) -> list[CaseSpec[Any]]:
+    """Keep the cases named in ``wanted`` (letters or keys, any case), in suite order.
+
+    Parameters
+    ----------
+    specs : iterable of CaseSpec
+        The suite.
+    wanted : sequence of str
+        ``["e", "f"]``, ``["a_bsm_greeks"]`` ...; blanks are ignored.
+
+    Raises
+    ------
+    ValueError
+        Nothing selected, or a name that is no case (the message lists the valid ones).
+    """
+    suite = list(specs)
+    names = {n.strip().lower() for n in wanted if n.strip()}
+    known = {case_letter(s) for s in suite} | {s.key for s in suite}
+    unknown = sorted(names - known)
+    if unknown or not names:
+        letters = ", ".join(case_letter(s) for s in suite)
+        what = f"unknown case(s) {', '.join(unknown)}" if unknown else "no case given"
+        raise ValueError(f"cases: {what}; choose among {letters} (comma-separated)")
+    return [s for s in suite if case_letter(s) in names or s.key in names]

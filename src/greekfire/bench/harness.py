@@ -1,17 +1,21 @@
 """Run one benchmark case: every contender on the same workload, side by side.
 
 A case builds its workload once, prepares and times each contender in turn (a contender that
-cannot run is reported as skipped with its reason), optionally checks the outputs, then
-expresses every time relative to the headline contender measured in the same run.
+cannot run, or fails while timed, is reported as skipped with its reason), optionally checks
+the outputs, then expresses every time relative to the headline contender measured in the
+same run.
 
-Times of subsampled contenders are extrapolated linearly: the per-option cost measured on the
-first ``subsample`` options times the case size. The row says so (``extrapolated``).
+A case counts its size in units (``CaseSpec.unit``: options, or symbol-bars for the
+indicator cases); the JSON keeps the historical names ``n_options`` and ``ns_per_option`` for
+the count and the time per unit. Times of subsampled contenders are extrapolated linearly:
+the per-unit cost measured on the first ``subsample`` items times the case size. The row says
+so (``extrapolated``).
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Generic, Protocol, Self, TypeVar
@@ -25,15 +29,16 @@ Progress = Callable[[str], None]
 
 
 class Batch(Protocol):
-    """A workload: a number of options and a way to take the first ``m`` of them."""
+    """A workload: its size in units and a way to take the first ``m`` items (options, or
+    symbols for the series workloads) of it."""
 
     @property
     def n(self) -> int:
-        """Number of options."""
+        """Size in units (options, symbol-bars ...)."""
         ...
 
     def head(self, m: int) -> Self:
-        """Return the first ``m`` options."""
+        """Return the first ``m`` items."""
         ...
 
 
@@ -48,25 +53,53 @@ class Target:
     Attributes
     ----------
     metric : str
-        ``"median_ms"`` (full-batch median) or ``"ns_per_option"``.
+        ``"median_ms"`` (full-batch median) or ``"ns_per_option"`` (per unit of the case).
     limit : float
-        The target is met when the metric is ``<= limit``.
+        The target is met when the metric is ``<= limit`` (absolute target), or when the
+        headline's metric is ``<= limit`` times the reference contender's (relative target).
+    relative_to : str, optional
+        Key of the reference contender, measured in the same run (``"talib"``): the target is
+        then on the ratio headline / reference.
     """
 
     metric: str
     limit: float
+    relative_to: str | None = None
 
-    def evaluate(self, row: Mapping[str, Any]) -> dict[str, Any]:
+    def evaluate(
+        self, row: Mapping[str, Any], rows: Sequence[Mapping[str, Any]] = ()
+    ) -> dict[str, Any]:
         """Return the target with the measured value and whether it is met.
 
         Parameters
         ----------
         row : mapping
-            A row of ``run_case``; a skipped row gives ``value = None, met = None``.
+            The headline row of ``run_case``; a skipped row gives ``value = None, met = None``.
+        rows : sequence of mapping
+            Every row of the case (a relative target looks its reference up there).
+
+        Returns
+        -------
+        dict
+            ``metric, limit, value, met``; a relative target's ``value`` is the ratio and it
+            adds ``relative_to``, ``headline_value`` and ``reference_value`` (the two metrics).
         """
         value = row.get(self.metric)
-        met = None if value is None else bool(value <= self.limit)
-        return {"metric": self.metric, "limit": self.limit, "value": value, "met": met}
+        if self.relative_to is None:
+            met = None if value is None else bool(value <= self.limit)
+            return {"metric": self.metric, "limit": self.limit, "value": value, "met": met}
+        ref_row = next((r for r in rows if r.get("key") == self.relative_to), {})
+        ref = ref_row.get(self.metric)
+        ratio = None if value is None or not ref else value / ref
+        return {
+            "metric": self.metric,
+            "limit": self.limit,
+            "relative_to": self.relative_to,
+            "value": ratio,
+            "headline_value": value,
+            "reference_value": ref,
+            "met": None if ratio is None else bool(ratio <= self.limit),
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +134,8 @@ class CaseSpec(Generic[B]):
         Key of the contender the ratios are relative to.
     short : str
         A few characters for narrow tables (``"a 50k greeks"``); defaults to ``key``.
+    unit : str
+        What ``n`` counts, singular (``"option"``, ``"bar"``): column headers and notes.
     """
 
     key: str
@@ -112,6 +147,7 @@ class CaseSpec(Generic[B]):
     target: Target | None = None
     headline: str = "greekfire"
     short: str = ""
+    unit: str = "option"
 
 
 @contextmanager
@@ -148,11 +184,13 @@ def _skipped_row(c: Contender[Any], n: int, reason: str) -> dict[str, Any]:
     }
 
 
-def _timed_row(c: Contender[Any], n: int, m: int, timing: Timing) -> dict[str, Any]:
+def _timed_row(
+    c: Contender[Any], n: int, m: int, timing: Timing, unit: str = "option"
+) -> dict[str, Any]:
     scale = n / m
     note = c.note
     if m < n:
-        note = f"extrapolated from a {m:,}-option subsample (x{scale:g}). {note}".strip()
+        note = f"extrapolated from a {m:,}-{unit} subsample (x{scale:g}). {note}".strip()
     return {
         "key": c.key,
         "label": c.label,
@@ -178,16 +216,19 @@ def _timed_row(c: Contender[Any], n: int, m: int, timing: Timing) -> dict[str, A
 
 
 def _run_contender(
-    c: Contender[B], workload: B, policies: Policies
+    c: Contender[B], workload: B, policies: Policies, unit: str = "option"
 ) -> tuple[dict[str, Any], Results | None]:
     batch = workload if c.subsample is None else workload.head(c.subsample)
     try:
         prepared = c.prepare(batch)
     except Unavailable as exc:
         return _skipped_row(c, workload.n, str(exc)), None
-    with numba_threads(c.threads):
-        timing = measure(prepared.call, policies.slow if c.slow else policies.fast)
-    return _timed_row(c, workload.n, batch.n, timing), prepared.results()
+    try:
+        with numba_threads(c.threads):
+            timing = measure(prepared.call, policies.slow if c.slow else policies.fast)
+    except Exception as exc:  # a peer that breaks mid-run must not sink the other rows
+        return _skipped_row(c, workload.n, f"failed: {type(exc).__name__}: {exc}"), None
+    return _timed_row(c, workload.n, batch.n, timing, unit), prepared.results()
 
 
 def _add_ratios(rows: list[dict[str, Any]], headline: str) -> None:
@@ -216,8 +257,8 @@ def run_case(
     Returns
     -------
     dict
-        ``key, title, description, n_options, headline, target, load_average_1m`` (before,
-        after) and ``rows`` (JSON-ready); each row
+        ``key, title, short, description, unit, n_options`` (the size in units),
+        ``headline, target, load_average_1m`` (before, after) and ``rows`` (JSON-ready); each row
         has ``status`` ``"ok"`` (timings, ``ratio_to_headline`` = its median / the headline's)
         or ``"skipped"`` (``note`` says why).
     """
@@ -229,7 +270,7 @@ def run_case(
     results: dict[str, Results] = {}
     for c in spec.contenders:
         say(f"{spec.key}: {c.label}")
-        row, res = _run_contender(c, workload, policies)
+        row, res = _run_contender(c, workload, policies, spec.unit)
         rows.append(row)
         if res is not None:
             results[c.key] = res
@@ -243,9 +284,10 @@ def run_case(
         "title": spec.title,
         "short": spec.short or spec.key,
         "description": spec.description,
+        "unit": spec.unit,
         "n_options": workload.n,
         "headline": spec.headline,
-        "target": None if spec.target is None else spec.target.evaluate(head),
+        "target": None if spec.target is None else spec.target.evaluate(head, rows),
         "load_average_1m": [load_before, load_average()],
         "rows": rows,
     }

@@ -23,6 +23,9 @@ PACKAGES = (
     "py_vollib_vectorized",
     "py_vollib",
     "py_lets_be_rational",
+    "pandas",
+    "TA-Lib",
+    "pandas-ta-classic",
 )
 
 

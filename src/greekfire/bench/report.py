@@ -142,9 +142,28 @@ def _fmt_ratio(row: Mapping[str, Any]) -> str:
     return "-" if ratio is None else f"{_fmt_count(ratio)}x"
 
 
+def _fmt_relative_target(target: Mapping[str, Any]) -> str:
+    ref, head, ratio = target["relative_to"], target.get("headline_value"), target["value"]
+    if target["metric"] == "median_ms":
+        ref_shown, head_shown = (
+            format_duration(target.get("reference_value")),
+            format_duration(head),
+        )
+    else:
+        ref_shown, head_shown = (
+            "-" if v is None else f"{v:.3g} ns/item" for v in (target.get("reference_value"), head)
+        )
+    goal = f"{target['limit']:g} x {ref}'s ({ref_shown})"
+    shown = "not measured" if ratio is None else f"{head_shown} = {ratio:.3g} x {ref}'s"
+    verdict = {True: "met", False: "NOT met", None: "n/a"}[target["met"]]
+    return f"target {target['metric']} <= {goal}: {shown}, {verdict}"
+
+
 def _fmt_target(target: Mapping[str, Any] | None) -> str:
     if not target:
         return ""
+    if target.get("relative_to"):
+        return _fmt_relative_target(target)
     value, limit = target["value"], target["limit"]
     if target["metric"] == "median_ms":
         goal, shown = f"{limit:g} ms", format_duration(value)
@@ -168,7 +187,7 @@ def _fmt_metric(value: Any) -> str:
 
 def _row_cells(row: Mapping[str, Any]) -> list[str]:
     if row["status"] != "ok":
-        return [row["label"], *["-"] * (len(_CASE_HEADER) - 2), f"skipped: {row['note']}"]
+        return [row["label"], *["-"] * (len(_case_header()) - 2), f"skipped: {row['note']}"]
     return [
         row["label"],
         f"{row['n_timed']:,}",
@@ -187,17 +206,18 @@ def _fmt_spread(row: Mapping[str, Any]) -> str:
     return "-" if iqr is None or not med else f"{100.0 * iqr / med:.2g} %"
 
 
-_CASE_HEADER = (
-    "implementation",
-    "options timed",
-    "median",
-    "min",
-    "repeats",
-    "IQR / median",
-    "ns/option",
-    "time vs greekfire",
-    "note",
-)
+def _case_header(unit: str = "option") -> tuple[str, ...]:
+    return (
+        "implementation",
+        f"{unit}s timed",
+        "median",
+        "min",
+        "repeats",
+        "IQR / median",
+        f"ns/{unit}",
+        "time vs greekfire",
+        "note",
+    )
 
 
 def _md_table(header: tuple[str, ...] | list[str], rows: list[list[str]]) -> list[str]:
@@ -212,7 +232,8 @@ def _md_case(case: Mapping[str, Any]) -> list[str]:
     target = _fmt_target(case.get("target"))
     if target:
         lines += [f"**{target}**", ""]
-    lines += _md_table(_CASE_HEADER, [_row_cells(r) for r in case["rows"]])
+    header = _case_header(case.get("unit") or "option")
+    lines += _md_table(header, [_row_cells(r) for r in case["rows"]])
     metric_lines = [
         f"- {row['label']}: "
         + "; ".join(f"{k} {_fmt_metric(v)}" for k, v in row["metrics"].items())
@@ -319,8 +340,11 @@ def _summary_note(row: Mapping[str, Any]) -> str:
 def _summary_target(target: Mapping[str, Any] | None) -> str:
     if not target:
         return ""
-    unit = "ms" if target["metric"] == "median_ms" else "ns/opt"
     verdict = {True: "met", False: "NOT MET", None: "n/a"}[target["met"]]
+    if target.get("relative_to"):
+        ratio = "" if target["value"] is None else f" ({target['value']:.2g}x)"
+        return f"<= {target['limit']:g}x {target['relative_to']}: {verdict}{ratio}"
+    unit = "ms" if target["metric"] == "median_ms" else "ns/opt"
     return f"<= {target['limit']:g} {unit}: {verdict}"
 
 
@@ -340,8 +364,8 @@ def render_summary(report: Mapping[str, Any]) -> Table:
     """Return a rich table summarising every case and the first-call costs.
 
     A title row per case with its target verdict, then one row per contender: median and min
-    (full batch), repeats, ns per option, time relative to greekfire, and the extrapolation or
-    skip reason. The Markdown report has the details.
+    (full batch), repeats, ns per item (option, bar or return: the case's unit), time relative
+    to greekfire, and the extrapolation or skip reason. The Markdown report has the details.
 
     Parameters
     ----------
@@ -360,7 +384,7 @@ def render_summary(report: Mapping[str, Any]) -> Table:
         collapse_padding=True,
     )
     table.add_column("implementation", no_wrap=True, max_width=22)
-    for header in ("median", "min", "reps", "ns/opt", "vs gf"):
+    for header in ("median", "min", "reps", "ns/item", "vs gf"):
         table.add_column(header, justify="right", no_wrap=True)
     table.add_column("note", min_width=14)
     for case in report["cases"]:

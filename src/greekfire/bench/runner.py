@@ -1,7 +1,8 @@
 """Entry point of ``greekfire bench``: run every case, measure first calls, write the report.
 
 ``run_bench(out_dir)`` is what the CLI calls; ``quick=True`` shrinks every size for a smoke
-test (seconds instead of minutes; its numbers are not worth quoting).
+test (seconds instead of minutes; its numbers are not worth quoting); ``cases=["e", "f"]``
+runs only those cases (and skips the first-call measurements unless ``kernels`` asks).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from greekfire.bench.cases import FULL, QUICK_SIZES, Sizes, build_cases
+from greekfire.bench.cases import FULL, QUICK_SIZES, Sizes, build_cases, select_cases
 from greekfire.bench.firstcall import ALL_KERNELS, KernelSpec, measure_first_calls
 from greekfire.bench.harness import CaseSpec, Policies, run_case
 from greekfire.bench.machine import describe_machine
@@ -49,7 +50,10 @@ def method_notes(policies: Policies, sizes: Sizes) -> list[str]:
     return [
         "One sample = one call timed with time.perf_counter_ns, garbage collector paused.",
         _describe_policy("Fast", policies.fast) + ".",
-        _describe_policy("Slow (Python loops, py_vollib_vectorized)", policies.slow) + ".",
+        _describe_policy(
+            "Slow (Python loops, py_vollib_vectorized, pandas on case (f)'s block)", policies.slow
+        )
+        + ".",
         "median and min are for the full batch; 'repeats' is the number of timed samples; "
         "the JSON keeps every sample (samples_ns) and the interquartile range (timed_iqr_ns).",
         "'time vs greekfire' = contender median / greekfire kernel median, both measured in "
@@ -64,6 +68,14 @@ def method_notes(policies: Policies, sizes: Sizes) -> list[str]:
         "40% of strikes 2.5-6 standard deviations from the forward; prices are the numpy "
         "closed form at the true vols.",
         "greekfire kernels get preallocated outputs (the *_into API); peers allocate theirs.",
+        "Cases (e)-(g) count symbol-bars and (h) symbol-days ('bars timed', 'ns/bar'); the "
+        "JSON keeps the field names n_options and ns_per_option for those counts. Their inputs "
+        "are synthetic daily OHLC paths (Student-t returns, 0.8-2.5% daily vol, prices in "
+        "cents) and returns (0.5-3% daily vol), fixed seeds.",
+        "Indicator kernels get preallocated outputs and state blocks, zeroed inside the timed "
+        "call (each call is a new batch); TA-Lib and pandas-ta-classic loop over symbols; "
+        f"pandas-ta-classic is timed on the first {sizes.ta_loop_subsample:,} symbols of "
+        "case (f) and scaled per symbol.",
         "The machine may be shared: compare ratios within a run, not absolute times across runs.",
     ]
 
@@ -127,6 +139,7 @@ def run_bench(
     progress: Progress | None = None,
     specs: Sequence[CaseSpec[Any]] | None = None,
     kernels: Sequence[KernelSpec] | None = None,
+    cases: Sequence[str] | None = None,
 ) -> dict[str, Any]:
     """Run the benchmark suite and write ``bench.json`` and ``bench.md`` into ``out_dir``.
 
@@ -144,23 +157,33 @@ def run_bench(
         Cases to run instead of ``cases.build_cases`` (tests).
     kernels : sequence of KernelSpec, optional
         Kernels whose first call is measured; defaults to all (only
-        ``bsm.price_greeks_into`` when ``quick``). Pass ``()`` to skip.
+        ``bsm.price_greeks_into`` when ``quick``, none when ``cases`` is given). Pass ``()``
+        to skip.
+    cases : sequence of str, optional
+        Run only these cases: letters (``"e"``) or keys, e.g. ``["e", "f", "g", "h"]``.
 
     Returns
     -------
     dict
         The report, as written to ``bench.json``.
+
+    Raises
+    ------
+    ValueError
+        ``cases`` names no case of the suite (checked before anything runs).
     """
     start = time.perf_counter()
     sizes = QUICK_SIZES if quick else FULL
     policies = QUICK_POLICIES if quick else FULL_POLICIES
     chosen = build_cases(sizes) if specs is None else list(specs)
-    cases = [run_case(spec, policies, progress) for spec in chosen]
+    if cases is not None:
+        chosen = select_cases(chosen, cases)
+    results = [run_case(spec, policies, progress) for spec in chosen]
     if kernels is None:
-        kernels = ALL_KERNELS[:1] if quick else ALL_KERNELS
+        kernels = () if cases is not None else ALL_KERNELS[:1] if quick else ALL_KERNELS
     first_call = measure_first_calls(kernels, progress)
     report = assemble_report(
-        cases,
+        results,
         first_call,
         quick=quick,
         command=command or _default_command(),

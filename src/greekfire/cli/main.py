@@ -426,12 +426,29 @@ def bench_command(
         Path, typer.Option(help="Directory for the benchmark report files.", file_okay=False)
     ] = Path("reports"),
     quick: Annotated[bool, typer.Option("--quick", help="Fewer sizes and repeats.")] = False,
+    cases: Annotated[
+        str | None,
+        typer.Option(
+            "--cases",
+            help="Run only these cases, comma-separated letters (e.g. e,f,g,h); "
+            "skips the first-call measurements.",
+        ),
+    ] = None,
 ) -> None:
     """Run the benchmark suite (greekfire vs peers) and print the summary."""
     from greekfire.bench.report import render_summary
     from greekfire.bench.runner import run_bench
 
-    report = run_bench(out, quick=quick)
+    selection: dict[str, Any] = {}
+    if cases is not None:
+        selection["cases"] = [c.strip() for c in cases.split(",") if c.strip()]
+        from greekfire.bench.cases import FULL, build_cases, select_cases
+
+        try:
+            select_cases(build_cases(FULL), selection["cases"])
+        except ValueError as exc:
+            raise typer.BadParameter(str(exc), param_hint="'--cases'") from None
+    report = run_bench(out, quick=quick, **selection)
     Console().print(render_summary(report))
 
 
