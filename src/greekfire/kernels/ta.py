@@ -19,10 +19,10 @@ tests/unit/kernels/test_ta.py:
 - RSI and ATR are Wilder's: seeded with the simple mean of the first p gains/losses (true
   ranges), then avg = (avg (p - 1) + new) / p. RSI is 0 where average gain + average loss is 0
   (a constant series), as in TA-Lib.
-- Standard deviation (BBANDS, STDDEV) and VAR are the population ones, from compensated
-  running sums of x and x^2: a flat window gives 0 (as TA-Lib 0.6 does), and values agree
-  with TA-Lib to about 1e-15 relative. ROC is 0 where the value p bars back is 0; NATR is 0
-  where the close is 0.
+- Standard deviation (BBANDS, STDDEV) and VAR are the population ones, from running sums of
+  deviations from a recent anchor, recomputed exactly every period bars: a flat window gives
+  exactly 0 (as TA-Lib 0.6 does), and values agree with TA-Lib to about 1e-12 relative. ROC
+  is 0 where the value p bars back is 0; NATR is 0 where the close is 0.
 - Arithmetic: recurrences are written with one fused multiply-add on the bar-to-bar chain
   (EMA val (1 - k) + x k, Wilder avg (p - 1) / p + new / p) where TA-Lib divides; values agree
   with TA-Lib to about 1e-14 relative.
@@ -267,7 +267,7 @@ def state_size(kind: str, period: int = 0) -> int:
     sizes = {
         "sma": 3 + period,
         "wma": 5 + period,
-        "var": 6 + period,
+        "var": 7 + period,
         "ema": 3,
         "dema": 6,
         "tema": 9,
@@ -343,29 +343,64 @@ def var_run(
 ) -> None:
     """Rolling population variance (mode 0), standard deviation x nbdev (mode 1, TA-Lib's
     STDDEV), or Bollinger Bands (mode 2, out (5, rows, T): upper, middle, lower, %b, width,
-    with nbdev for both bands; the middle band is the window mean). State: n, the sums of x
-    and x^2 with their corrections (4 words), ring position, ring[period].
+    with nbdev for both bands; the middle band is the window mean).
 
-    %b = (x - lower) / (upper - lower) and width = (upper - lower) / middle are NaN where
-    their denominator is 0 (a flat window, a zero middle).
+    The window sums are of deviations from an anchor, a recent value of the series, and are
+    recomputed exactly from the ring buffer every ``period`` bars (the anchor moves to the
+    current value then): the cancellation in mean(d^2) - mean(d)^2 is of the size of the
+    recent moves, not of the price level, and rounding cannot build up over a long stream.
+    A window of ``period`` equal values gives mean = the value and variance exactly 0, as
+    TA-Lib does. %b = (x - lower) / (upper - lower) and width = (upper - lower) / middle are
+    NaN where their denominator is 0 (a flat window, a zero middle).
+
+    State: n, sum and sum of squares of the deviations, anchor, bars since the last
+    recomputation, length of the current run of equal values, ring position, ring[period].
     """
     rows, t_len = x.shape
+    inv_p = 1.0 / period
     for r in prange(rows):
         n = state[r, 0]
-        s1h = state[r, 1]
-        s1l = state[r, 2]
-        s2h = state[r, 3]
-        s2l = state[r, 4]
-        pos = int(state[r, 5])
+        s1 = state[r, 1]
+        s2 = state[r, 2]
+        anchor = state[r, 3]
+        since = state[r, 4]
+        run = state[r, 5]
+        pos = int(state[r, 6])
         for t in range(t_len):
             v = x[r, t]
+            mean = NAN
+            var = NAN
             if not math.isnan(v):
-                pos, _, oldest = _ring_push(state, r, 6, pos, period, v)
-                n, s1h, s1l, s2h, s2l, mean, var = var_step(
-                    n, s1h, s1l, s2h, s2l, v, oldest, period
-                )
-            else:
-                mean = var = NAN
+                last = state[r, 7 + (pos - 1 if pos > 0 else period - 1)]
+                pos, replaced, _ = _ring_push(state, r, 7, pos, period, v)
+                n += 1.0
+                run = run + 1.0 if (n > 1.0 and v == last) else 1.0
+                if n == 1.0:
+                    anchor = v
+                if n > period and since >= period:
+                    # Re-anchor on the current value and recompute the window sums exactly.
+                    anchor = v
+                    s1 = 0.0
+                    s2 = 0.0
+                    for j in range(period):
+                        d = state[r, 7 + j] - anchor
+                        s1 += d
+                        s2 += d * d
+                    since = 0.0
+                else:
+                    d_new = v - anchor
+                    d_old = replaced - anchor if n > period else 0.0
+                    s1 += d_new - d_old
+                    s2 += d_new * d_new - d_old * d_old
+                    since += 1.0
+                if n >= period:
+                    if run >= period:
+                        mean = v
+                        var = 0.0
+                    else:
+                        m = s1 * inv_p
+                        mean = anchor + m
+                        var = s2 * inv_p - m * m
             if mode == 0:
                 out[0, r, t] = var
             elif mode == 1:
@@ -387,11 +422,12 @@ def var_run(
                     out[3, r, t] = (v - lower) / band if band != 0.0 else NAN
                     out[4, r, t] = band / mean if mean != 0.0 else NAN
         state[r, 0] = n
-        state[r, 1] = s1h
-        state[r, 2] = s1l
-        state[r, 3] = s2h
-        state[r, 4] = s2l
-        state[r, 5] = pos
+        state[r, 1] = s1
+        state[r, 2] = s2
+        state[r, 3] = anchor
+        state[r, 4] = since
+        state[r, 5] = run
+        state[r, 6] = pos
 
 
 @njit(parallel=True)
@@ -465,21 +501,21 @@ def macd_run(
         vg = state[r, 8]
         for t in range(t_len):
             v = x[r, t]
-            out[0, r, t] = NAN
-            out[1, r, t] = NAN
-            out[2, r, t] = NAN
-            if math.isnan(v):
-                continue
-            ns, a_s, vs, es = ema_step(ns, a_s, vs, v, slow, ks)
-            if ns > slow - fast:
-                nf, af, vf, ef = ema_step(nf, af, vf, v, fast, kf)
-                if ns >= slow:
-                    line = ef - es
-                    ng, ag, vg, sig = ema_step(ng, ag, vg, line, signal, kg)
-                    if ng >= signal:
-                        out[0, r, t] = line
-                        out[1, r, t] = sig
-                        out[2, r, t] = line - sig
+            o_line = o_sig = o_hist = NAN
+            if not math.isnan(v):
+                ns, a_s, vs, es = ema_step(ns, a_s, vs, v, slow, ks)
+                if ns > slow - fast:
+                    nf, af, vf, ef = ema_step(nf, af, vf, v, fast, kf)
+                    if ns >= slow:
+                        line = ef - es
+                        ng, ag, vg, sig = ema_step(ng, ag, vg, line, signal, kg)
+                        if ng >= signal:
+                            o_line = line
+                            o_sig = sig
+                            o_hist = line - sig
+            out[0, r, t] = o_line
+            out[1, r, t] = o_sig
+            out[2, r, t] = o_hist
         state[r, 0] = ns
         state[r, 1] = a_s
         state[r, 2] = vs
