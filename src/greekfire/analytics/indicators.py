@@ -26,7 +26,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from greekfire.kernels import ta, threads_for
+from greekfire.kernels import ta, ta_more, threads_for
 
 __all__ = [
     "INDICATOR_NAMES",
@@ -85,6 +85,25 @@ _KINDS: dict[str, _Kind] = {
         "Garman-Klass realized vol, ann.",
     ),
     "vwap": _Kind((), ("high", "low", "close", "volume"), ("vwap",), "vwap", "session VWAP"),
+    "stoch": _Kind(
+        (5, 3, 3), ("high", "low", "close"), ("stoch_k", "stoch_d"), "more", "slow stochastic"
+    ),
+    "stochf": _Kind(
+        (5, 3), ("high", "low", "close"), ("stochf_k", "stochf_d"), "more", "fast stochastic"
+    ),
+    "stochrsi": _Kind(
+        (14, 5, 3), ("close",), ("stochrsi_k", "stochrsi_d"), "more", "stochastic RSI"
+    ),
+    "adx": _Kind(
+        (14,), ("high", "low", "close"), ("plus_di", "minus_di", "adx"), "more", "ADX, +DI, -DI"
+    ),
+    "cci": _Kind((14,), ("high", "low", "close"), (), "more", "commodity channel index"),
+    "willr": _Kind((14,), ("high", "low", "close"), (), "more", "Williams %R"),
+    "obv": _Kind((), ("close", "volume"), ("obv",), "more", "on-balance volume"),
+    "mfi": _Kind((14,), ("high", "low", "close", "volume"), (), "more", "money flow index"),
+    "min": _Kind((20,), ("close",), (), "more", "rolling minimum"),
+    "max": _Kind((20,), ("close",), (), "more", "rolling maximum"),
+    "zscore": _Kind((20,), ("close",), (), "more", "rolling z-score, population std"),
 }
 _ALIASES = {
     "bbands": "bollinger_bands",
@@ -115,6 +134,8 @@ class IndicatorSpec:
 
     def state_size(self) -> int:
         """Length of one symbol's state row."""
+        if _KINDS[self.kind].state == "more":
+            return _state_size_more(self.kind, self.params)
         windowed = ("sma", "wma", "var", "change", "realized_vol")
         window = self.period if _KINDS[self.kind].state in windowed else 0
         return ta.state_size(_KINDS[self.kind].state, window)
@@ -179,13 +200,61 @@ def _validate(kind: str, params: tuple[float, ...], spec: str) -> None:
             raise ValueError(f"indicators: periods must be whole numbers >= 1, got {p} in {spec!r}")
     if not params:
         return
-    minimum = 2 if kind in ("rsi", "sma", "wma", "stddev", "var", "bollinger_bands", "rv_cc") else 1
+    two = ("rsi", "sma", "wma", "stddev", "var", "bollinger_bands", "rv_cc", "adx", "cci", "mfi")
+    minimum = 2 if kind in two else 1
     if params[0] < minimum:
         raise ValueError(f"indicators: {kind} needs a period >= {minimum}, got {spec!r}")
     if kind == "macd" and not params[0] < params[1]:
         raise ValueError(f"indicators: MACD's fast period must be below the slow one in {spec!r}")
     if kind == "bollinger_bands" and not params[1] > 0:
         raise ValueError(f"indicators: the band width k must be > 0, got {spec!r}")
+
+
+def _state_size_more(kind: str, params: tuple[float, ...]) -> int:
+    ints = [int(p) for p in params]
+    if kind == "stoch":
+        return ta_more.state_size_more("stoch", *ints)
+    if kind == "stochf":
+        return ta_more.state_size_more("stoch", ints[0], 1, ints[1])
+    if kind == "stochrsi":
+        return ta_more.state_size_more("stochrsi", *ints)
+    if kind in ("adx", "obv"):
+        return ta_more.state_size_more(kind)
+    return ta_more.state_size_more("minmax" if kind in ("min", "max") else kind, ints[0])
+
+
+def _run_more(spec: IndicatorSpec, data: Mapping[str, F64Array], state: F64Array) -> list[F64Array]:
+    close = data["close"]
+    rows, t_len = close.shape
+    kind = spec.kind
+    ints = [int(p) for p in spec.params]
+    if kind in ("stoch", "stochf", "stochrsi", "adx"):
+        out = np.empty((3 if kind == "adx" else 2, rows, t_len))
+        if kind == "stoch":
+            ta_more.stoch_run(
+                data["high"], data["low"], close, state, ints[0], ints[1], ints[2], out
+            )
+        elif kind == "stochf":
+            ta_more.stoch_run(data["high"], data["low"], close, state, ints[0], 1, ints[1], out)
+        elif kind == "stochrsi":
+            ta_more.stochrsi_run(close, state, ints[0], ints[1], ints[2], out)
+        else:
+            ta_more.adx_run(data["high"], data["low"], close, state, ints[0], out)
+        return list(out)
+    one = np.empty((rows, t_len))
+    if kind == "cci":
+        ta_more.cci_run(data["high"], data["low"], close, state, ints[0], one)
+    elif kind == "willr":
+        ta_more.willr_run(data["high"], data["low"], close, state, ints[0], one)
+    elif kind == "obv":
+        ta_more.obv_run(close, data["volume"], state, one)
+    elif kind == "mfi":
+        ta_more.mfi_run(data["high"], data["low"], close, data["volume"], state, ints[0], one)
+    elif kind in ("min", "max"):
+        ta_more.minmax_run(close, state, ints[0], kind == "max", one)
+    else:
+        ta_more.zscore_run(close, state, ints[0], one)
+    return [one]
 
 
 def _fmt(p: float) -> str:
@@ -204,6 +273,8 @@ def _run(
     kind = spec.kind
     p = spec.period
     with threads_for(rows * t_len):
+        if _KINDS[kind].state == "more":
+            return _run_more(spec, data, state)
         if kind in ("sma", "wma", "ema", "dema", "tema", "rsi", "roc", "mom"):
             out = np.empty((rows, t_len))
             if kind == "sma":

@@ -12,6 +12,7 @@ from greekfire.analytics.indicators import (
     INDICATOR_NAMES,
     IndicatorStream,
     parse_indicator,
+    session_keys,
     technical_indicators,
 )
 
@@ -82,7 +83,7 @@ def test_many_symbols_wide_frame_dict_and_array_agree() -> None:
 
 
 def test_unknown_name_lists_the_valid_ones_and_the_closest() -> None:
-    with pytest.raises(ValueError, match=r"'rsl_14'.*did you mean 'rsi'.*Valid names: atr"):
+    with pytest.raises(ValueError, match=r"'rsl_14'.*did you mean 'rsi'.*Valid names: .*sma"):
         technical_indicators(_ohlc()["Close"], ["rsl_14"])
 
 
@@ -182,3 +183,74 @@ def test_vwap_sessions_come_from_the_dates_and_rv_is_annualised() -> None:
         technical_indicators(bars[["high", "low", "close"]], ["vwap"])
     with pytest.raises(ValueError, match="periods_per_year"):
         technical_indicators(bars, ["rv_cc_20"], periods_per_year=0)
+
+
+def _ohlcv(n: int, seed: int) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    close = 100.0 * np.exp(np.cumsum(rng.normal(0.0, 0.01, n)))
+    spread = np.abs(rng.normal(0.0, 0.005, n)) * close
+    index = pd.date_range("2024-01-02 09:30", periods=n, freq="h")
+    return pd.DataFrame(
+        {
+            "open": close * np.exp(rng.normal(0.0, 0.002, n)),
+            "high": close + spread,
+            "low": close - spread,
+            "close": close,
+            "volume": rng.integers(1, 1_000, n).astype(float),
+        },
+        index=index,
+    )
+
+
+@pytest.mark.parametrize(
+    ("name", "reference"),
+    [
+        ("stoch", lambda h, lo, c, v: list(talib.STOCH(h, lo, c))),
+        ("stochf", lambda h, lo, c, v: list(talib.STOCHF(h, lo, c))),
+        ("stochrsi", lambda h, lo, c, v: list(talib.STOCHRSI(c))),
+        (
+            "adx_14",
+            lambda h, lo, c, v: [
+                talib.PLUS_DI(h, lo, c, 14),
+                talib.MINUS_DI(h, lo, c, 14),
+                talib.ADX(h, lo, c, 14),
+            ],
+        ),
+        ("cci_14", lambda h, lo, c, v: [talib.CCI(h, lo, c, 14)]),
+        ("willr_14", lambda h, lo, c, v: [talib.WILLR(h, lo, c, 14)]),
+        ("obv", lambda h, lo, c, v: [talib.OBV(c, v)]),
+        ("mfi_14", lambda h, lo, c, v: [talib.MFI(h, lo, c, v, 14)]),
+        ("min_20", lambda h, lo, c, v: [talib.MIN(c, 20)]),
+        ("max_20", lambda h, lo, c, v: [talib.MAX(c, 20)]),
+    ],
+)
+def test_oscillators_through_the_api_match_talib(name: str, reference) -> None:
+    bars = _ohlcv(600, 21)
+    out = technical_indicators(bars, [name])
+    h, lo, c, v = (bars[k].to_numpy() for k in ("high", "low", "close", "volume"))
+    expected = reference(h, lo, c, v)
+    assert out.shape[1] == len(expected)
+    for col, ref in zip(out.columns, expected, strict=True):
+        np.testing.assert_array_equal(np.isnan(out[col]), np.isnan(ref))
+        np.testing.assert_allclose(out[col], ref, rtol=1e-9, atol=1e-9)
+
+
+def test_every_indicator_streams_exactly_like_the_batch() -> None:
+    frames = {s: _ohlcv(300, 30 + j) for j, s in enumerate("ABC")}
+    names = list(INDICATOR_NAMES)
+    batch = technical_indicators(frames, names)
+    cols = ("open", "high", "low", "close", "volume")
+    block = {k: np.vstack([f[k].to_numpy() for f in frames.values()]) for k in cols}
+    keys = session_keys(next(iter(frames.values())).index)
+    block["session"] = np.vstack([keys] * 3)
+    cut = 120
+    stream = IndicatorStream.from_history(
+        names, block["close"][:, :cut], **{k: v[:, :cut] for k, v in block.items() if k != "close"}
+    )
+    for t in range(cut, 300):
+        got = stream.update(
+            block["close"][:, t], **{k: v[:, t] for k, v in block.items() if k != "close"}
+        )
+        for col, values in got.items():
+            expected = batch.xs(col, axis=1, level="indicator").iloc[t].to_numpy()
+            np.testing.assert_array_equal(values, expected, err_msg=col)
