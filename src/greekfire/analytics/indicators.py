@@ -46,64 +46,49 @@ class _Kind:
     default: tuple[float, ...]  # default parameters, in order
     inputs: tuple[str, ...]
     outputs: tuple[str, ...]  # column stems; () means "the name as asked"
-    state: str  # ta.state_size kind
-    doc: str
+    state: str  # ta.state_size kind ("more": kernels.ta_more)
 
 
 _KINDS: dict[str, _Kind] = {
-    "sma": _Kind((20,), ("close",), (), "sma", "simple moving average"),
-    "ema": _Kind((20,), ("close",), (), "ema", "exponential moving average, SMA seed"),
-    "wma": _Kind((20,), ("close",), (), "wma", "linearly weighted moving average"),
-    "dema": _Kind((20,), ("close",), (), "dema", "double EMA"),
-    "tema": _Kind((20,), ("close",), (), "tema", "triple EMA"),
-    "rsi": _Kind((14,), ("close",), (), "rsi", "Wilder's relative strength index"),
-    "macd": _Kind(
-        (12, 26, 9), ("close",), ("macd", "macd_signal", "macd_histogram"), "macd", "MACD"
-    ),
+    "sma": _Kind((20,), ("close",), (), "sma"),
+    "ema": _Kind((20,), ("close",), (), "ema"),
+    "wma": _Kind((20,), ("close",), (), "wma"),
+    "dema": _Kind((20,), ("close",), (), "dema"),
+    "tema": _Kind((20,), ("close",), (), "tema"),
+    "rsi": _Kind((14,), ("close",), (), "rsi"),
+    "macd": _Kind((12, 26, 9), ("close",), ("macd", "macd_signal", "macd_histogram"), "macd"),
     "bollinger_bands": _Kind(
         (20, 2.0),
         ("close",),
         ("bb_upper", "bb_middle", "bb_lower", "bb_percent_b", "bb_width"),
         "var",
-        "Bollinger Bands on an SMA, population std",
     ),
-    "stddev": _Kind((20,), ("close",), (), "var", "population standard deviation"),
-    "var": _Kind((20,), ("close",), (), "var", "population variance"),
-    "atr": _Kind((14,), ("high", "low", "close"), (), "atr", "Wilder's average true range"),
-    "natr": _Kind((14,), ("high", "low", "close"), (), "atr", "ATR in per cent of the close"),
-    "roc": _Kind((10,), ("close",), (), "change", "rate of change, per cent"),
-    "mom": _Kind((10,), ("close",), (), "change", "momentum, x - x[-n]"),
-    "rv_cc": _Kind((20,), ("close",), (), "realized_vol", "close-to-close realized vol, ann."),
-    "rv_parkinson": _Kind(
-        (20,), ("high", "low", "close"), (), "realized_vol", "Parkinson realized vol, ann."
-    ),
+    "stddev": _Kind((20,), ("close",), (), "var"),
+    "var": _Kind((20,), ("close",), (), "var"),
+    "atr": _Kind((14,), ("high", "low", "close"), (), "atr"),
+    "natr": _Kind((14,), ("high", "low", "close"), (), "atr"),
+    "roc": _Kind((10,), ("close",), (), "change"),
+    "mom": _Kind((10,), ("close",), (), "change"),
+    "rv_cc": _Kind((20,), ("close",), (), "realized_vol"),
+    "rv_parkinson": _Kind((20,), ("high", "low", "close"), (), "realized_vol"),
     "rv_gk": _Kind(
         (20,),
         ("open", "high", "low", "close"),
         (),
         "realized_vol",
-        "Garman-Klass realized vol, ann.",
     ),
-    "vwap": _Kind((), ("high", "low", "close", "volume"), ("vwap",), "vwap", "session VWAP"),
-    "stoch": _Kind(
-        (5, 3, 3), ("high", "low", "close"), ("stoch_k", "stoch_d"), "more", "slow stochastic"
-    ),
-    "stochf": _Kind(
-        (5, 3), ("high", "low", "close"), ("stochf_k", "stochf_d"), "more", "fast stochastic"
-    ),
-    "stochrsi": _Kind(
-        (14, 5, 3), ("close",), ("stochrsi_k", "stochrsi_d"), "more", "stochastic RSI"
-    ),
-    "adx": _Kind(
-        (14,), ("high", "low", "close"), ("plus_di", "minus_di", "adx"), "more", "ADX, +DI, -DI"
-    ),
-    "cci": _Kind((14,), ("high", "low", "close"), (), "more", "commodity channel index"),
-    "willr": _Kind((14,), ("high", "low", "close"), (), "more", "Williams %R"),
-    "obv": _Kind((), ("close", "volume"), ("obv",), "more", "on-balance volume"),
-    "mfi": _Kind((14,), ("high", "low", "close", "volume"), (), "more", "money flow index"),
-    "min": _Kind((20,), ("close",), (), "more", "rolling minimum"),
-    "max": _Kind((20,), ("close",), (), "more", "rolling maximum"),
-    "zscore": _Kind((20,), ("close",), (), "more", "rolling z-score, population std"),
+    "vwap": _Kind((), ("high", "low", "close", "volume"), ("vwap",), "vwap"),
+    "stoch": _Kind((5, 3, 3), ("high", "low", "close"), ("stoch_k", "stoch_d"), "more"),
+    "stochf": _Kind((5, 3), ("high", "low", "close"), ("stochf_k", "stochf_d"), "more"),
+    "stochrsi": _Kind((14, 5, 3), ("close",), ("stochrsi_k", "stochrsi_d"), "more"),
+    "adx": _Kind((14,), ("high", "low", "close"), ("plus_di", "minus_di", "adx"), "more"),
+    "cci": _Kind((14,), ("high", "low", "close"), (), "more"),
+    "willr": _Kind((14,), ("high", "low", "close"), (), "more"),
+    "obv": _Kind((), ("close", "volume"), ("obv",), "more"),
+    "mfi": _Kind((14,), ("high", "low", "close", "volume"), (), "more"),
+    "min": _Kind((20,), ("close",), (), "more"),
+    "max": _Kind((20,), ("close",), (), "more"),
+    "zscore": _Kind((20,), ("close",), (), "more"),
 }
 _ALIASES = {
     "bbands": "bollinger_bands",
