@@ -29,6 +29,7 @@ import pandas as pd
 from greekfire.kernels import ta, ta_more, threads_for
 
 __all__ = [
+    "COMPAT_MODES",
     "INDICATOR_NAMES",
     "PERIODS_PER_YEAR",
     "IndicatorSpec",
@@ -39,6 +40,26 @@ __all__ = [
 ]
 
 F64Array = npt.NDArray[np.float64]
+
+COMPAT_MODES = {
+    "talib": ta.COMPAT_TALIB,
+    "metastock": ta.COMPAT_METASTOCK,
+    "tradingview": ta.COMPAT_TRADINGVIEW,
+}
+"""Seeding conventions for ``compat=``. ``"talib"`` (the default) is TA-Lib's default
+compatibility. ``"metastock"`` is TA-Lib's Metastock compatibility: EMA, DEMA, TEMA and
+MACD's EMAs seeded with their first input instead of a simple mean (same lookback), RSI and
+STOCHRSI one value earlier. ``"tradingview"`` is Pine Script's ``ta.*``: ATR and NATR count the
+first bar's high - low (first value a bar earlier); MACD's EMAs both start on the first bar
+and the MACD line is output from the slow EMA's first value. Every other indicator is the same
+under all three."""
+
+
+def _compat_code(compat: str) -> int:
+    if compat not in COMPAT_MODES:
+        valid = ", ".join(repr(k) for k in COMPAT_MODES)
+        raise ValueError(f"compat: expected one of {valid}, got {compat!r}")
+    return COMPAT_MODES[compat]
 
 
 @dataclass(frozen=True, slots=True)
@@ -208,7 +229,9 @@ def _state_size_more(kind: str, params: tuple[float, ...]) -> int:
     return ta_more.state_size_more("minmax" if kind in ("min", "max") else kind, ints[0])
 
 
-def _run_more(spec: IndicatorSpec, data: Mapping[str, F64Array], state: F64Array) -> list[F64Array]:
+def _run_more(
+    spec: IndicatorSpec, data: Mapping[str, F64Array], state: F64Array, compat: int
+) -> list[F64Array]:
     close = data["close"]
     rows, t_len = close.shape
     kind = spec.kind
@@ -222,7 +245,7 @@ def _run_more(spec: IndicatorSpec, data: Mapping[str, F64Array], state: F64Array
         elif kind == "stochf":
             ta_more.stoch_run(data["high"], data["low"], close, state, ints[0], 1, ints[1], out)
         elif kind == "stochrsi":
-            ta_more.stochrsi_run(close, state, ints[0], ints[1], ints[2], out)
+            ta_more.stochrsi_run(close, state, ints[0], ints[1], ints[2], out, compat)
         else:
             ta_more.adx_run(data["high"], data["low"], close, state, ints[0], out)
         return list(out)
@@ -251,6 +274,7 @@ def _run(
     data: Mapping[str, F64Array],
     state: F64Array,
     periods_per_year: float = PERIODS_PER_YEAR,
+    compat: int = ta.COMPAT_TALIB,
 ) -> list[F64Array]:
     """Advance ``state`` over the bars in ``data`` ((rows, T) arrays); returns the outputs."""
     close = data["close"]
@@ -259,7 +283,7 @@ def _run(
     p = spec.period
     with threads_for(rows * t_len):
         if _KINDS[kind].state == "more":
-            return _run_more(spec, data, state)
+            return _run_more(spec, data, state, compat)
         if kind in ("sma", "wma", "ema", "dema", "tema", "rsi", "roc", "mom"):
             out = np.empty((rows, t_len))
             if kind == "sma":
@@ -267,15 +291,16 @@ def _run(
             elif kind == "wma":
                 ta.wma_run(close, state, p, out)
             elif kind == "rsi":
-                ta.rsi_run(close, state, p, out)
+                ta.rsi_run(close, state, p, out, compat)
             elif kind in ("roc", "mom"):
                 ta.change_run(close, state, p, kind == "roc", out)
             else:
-                ta.ema_run(close, state, p, ("ema", "dema", "tema").index(kind) + 1, out)
+                depth = ("ema", "dema", "tema").index(kind) + 1
+                ta.ema_run(close, state, p, depth, out, compat)
             return [out]
         if kind in ("atr", "natr"):
             out = np.empty((rows, t_len))
-            ta.atr_run(data["high"], data["low"], close, state, p, kind == "natr", out)
+            ta.atr_run(data["high"], data["low"], close, state, p, kind == "natr", out, compat)
             return [out]
         if kind.startswith("rv_"):
             out = np.empty((rows, t_len))
@@ -300,7 +325,7 @@ def _run(
             return [out]
         if kind == "macd":
             out3 = np.empty((3, rows, t_len))
-            ta.macd_run(close, state, p, int(spec.params[1]), int(spec.params[2]), out3)
+            ta.macd_run(close, state, p, int(spec.params[1]), int(spec.params[2]), out3, compat)
             return list(out3)
         mode = {"var": 0, "stddev": 1, "bollinger_bands": 2}[kind]
         outk = np.empty((5 if mode == 2 else 1, rows, t_len))
@@ -415,8 +440,9 @@ def technical_indicators(
     *,
     periods_per_year: float = PERIODS_PER_YEAR,
     sessions: Any = None,
+    compat: str = "talib",
 ) -> pd.DataFrame:
-    """Compute indicators by name, with TA-Lib's conventions.
+    """Compute indicators by name, with TA-Lib's conventions (or another platform's seeding).
 
     Parameters
     ----------
@@ -434,6 +460,9 @@ def technical_indicators(
     sessions : array-like, optional
         One key per bar; VWAP restarts where the key changes. Default: the calendar date of a
         DatetimeIndex, else one session for the whole series.
+    compat : {"talib", "metastock", "tradingview"}
+        Seeding convention (``COMPAT_MODES`` lists what changes): TA-Lib's default, TA-Lib's
+        Metastock compatibility, or TradingView's Pine built-ins.
 
     Returns
     -------
@@ -445,7 +474,8 @@ def technical_indicators(
     ------
     ValueError
         An unknown indicator (the message lists the valid ones and the closest match), bad
-        parameters, an indicator that needs high/low on close-only input, ragged symbols.
+        parameters, an indicator that needs high/low on close-only input, ragged symbols, an
+        unknown ``compat``.
     TypeError
         Non-numeric prices or a non-string indicator name.
     """
@@ -453,6 +483,7 @@ def technical_indicators(
         indicators = [indicators]
     if not periods_per_year > 0:
         raise ValueError(f"periods_per_year: expected a positive number, got {periods_per_year!r}")
+    code = _compat_code(compat)
     specs = [parse_indicator(s) for s in indicators]
     block = _block(prices)
     data = dict(block.data)
@@ -465,7 +496,8 @@ def technical_indicators(
     columns: dict[Any, F64Array] = {}
     for spec in specs:
         _check_inputs(spec, data)
-        outs = _run(spec, data, np.zeros((rows, spec.state_size())), periods_per_year)
+        state = np.zeros((rows, spec.state_size()))
+        outs = _run(spec, data, state, periods_per_year, code)
         for col, values in zip(spec.columns, outs, strict=True):
             if block.symbols is None:
                 columns[col] = values[0]
@@ -487,13 +519,17 @@ class IndicatorStream:
     history bit for bit. Realized volatilities use ``PERIODS_PER_YEAR`` (daily bars).
     ``from_history`` replays past bars in one call per indicator; ``save``/``load`` (or
     ``to_bytes``/``from_bytes``) keep the state across restarts (an ``.npz`` file: no pickle).
+    ``compat`` is the seeding convention, as in :func:`technical_indicators`; it is saved with
+    the state.
     """
 
-    def __init__(self, indicators: Sequence[str], n_symbols: int) -> None:
+    def __init__(self, indicators: Sequence[str], n_symbols: int, *, compat: str = "talib") -> None:
         if isinstance(indicators, str):
             indicators = [indicators]
         if not isinstance(n_symbols, int | np.integer) or n_symbols < 1:
             raise ValueError(f"n_symbols: expected a positive integer, got {n_symbols!r}")
+        self._compat = _compat_code(compat)
+        self.compat = compat
         self.specs = [parse_indicator(s) for s in indicators]
         self.n_symbols = int(n_symbols)
         self.states = [np.zeros((self.n_symbols, s.state_size())) for s in self.specs]
@@ -534,7 +570,8 @@ class IndicatorStream:
     def _advance(self, data: Mapping[str, F64Array]) -> dict[str, F64Array]:
         result: dict[str, F64Array] = {}
         for spec, state in zip(self.specs, self.states, strict=True):
-            for col, values in zip(spec.columns, _run(spec, data, state), strict=True):
+            outs = _run(spec, data, state, PERIODS_PER_YEAR, self._compat)
+            for col, values in zip(spec.columns, outs, strict=True):
                 result[col] = values
         self.bars += data["close"].shape[1]
         return result
@@ -549,20 +586,23 @@ class IndicatorStream:
         return {k: v[:, 0] for k, v in self._advance(data).items()}
 
     @classmethod
-    def from_history(cls, indicators: Sequence[str], close: Any, **bars: Any) -> IndicatorStream:
+    def from_history(
+        cls, indicators: Sequence[str], close: Any, *, compat: str = "talib", **bars: Any
+    ) -> IndicatorStream:
         """A stream that has already seen ``close`` (and ``high``, ``low``, ``open``,
         ``volume``, ``session`` as needed): arrays of shape (n_symbols, bars)."""
         n = np.atleast_2d(np.asarray(close, dtype=np.float64)).shape[0]
-        stream = cls(indicators, n)
+        stream = cls(indicators, n, compat=compat)
         stream._advance(stream._data({"close": close, **bars}, one_bar=False))
         return stream
 
     def to_bytes(self) -> bytes:
-        """The whole state as ``.npz`` bytes (indicator names, bar count, state arrays)."""
+        """The whole state as ``.npz`` bytes (indicator names, compat, bar count, states)."""
         buf = io.BytesIO()
         arrays: dict[str, Any] = {f"state_{i}": s for i, s in enumerate(self.states)}
         arrays["names"] = np.array([s.name for s in self.specs])
         arrays["bars"] = np.array(self.bars)
+        arrays["compat"] = np.array(self.compat)
         np.savez(buf, **arrays)
         return buf.getvalue()
 
@@ -573,9 +613,10 @@ class IndicatorStream:
             names = [str(n) for n in npz["names"]]
             states = [npz[f"state_{i}"] for i in range(len(names))]
             bars = int(npz["bars"])
+            compat = str(npz["compat"]) if "compat" in npz.files else "talib"
         if not states:
             raise ValueError("state: no indicators in the saved stream")
-        stream = cls(names, states[0].shape[0])
+        stream = cls(names, states[0].shape[0], compat=compat)
         for i, (spec, state) in enumerate(zip(stream.specs, states, strict=True)):
             want = (stream.n_symbols, spec.state_size())
             if state.shape != want or state.dtype != np.float64:

@@ -39,6 +39,12 @@ tests/unit/kernels/test_ta.py:
   itself lets a NaN inside the series poison its running sums (and what follows depends on how
   the library was compiled); skipping is the defined, documented alternative.
 
+Other platforms' seeding (the ``compat`` argument; docs/indicator-compat.md): COMPAT_METASTOCK
+is TA-Lib's Metastock compatibility (EMA, DEMA, TEMA and MACD's EMAs seeded with their first
+input, RSI one value earlier); COMPAT_TRADINGVIEW is Pine's ``ta.*`` (ATR and NATR count the
+first bar's high - low; MACD's EMAs both start on bar 0 and its line is output from the slow
+EMA's first value). Only the seeding differs: past it every variant runs the same loop.
+
 Layout: inputs are float64 arrays of shape (rows, n) (rows = symbols, time along the last
 axis, C order); outputs are preallocated arrays of the same shape, or (k, rows, n) for
 indicators with k outputs. 1-D series are the caller's ``x[None, :]``.
@@ -71,6 +77,11 @@ F64Array = npt.NDArray[np.float64]
 
 NAN = math.nan
 
+# Seeding conventions (the ``compat`` argument of the kernels that have one).
+COMPAT_TALIB = 0  # TA-Lib's default compatibility
+COMPAT_METASTOCK = 1  # TA-Lib's TA_COMPATIBILITY_METASTOCK
+COMPAT_TRADINGVIEW = 2  # Pine Script's ta.* built-ins
+
 
 # --- steps: (state..., inputs) -> (state..., output) -------------------------------------
 #
@@ -95,15 +106,20 @@ def sma_step(
 
 @njit(inline="always")
 def ema_step(
-    n: float, acc: float, val: float, x: float, period: int, k: float
+    n: float, acc: float, val: float, x: float, period: int, k: float, compat: int
 ) -> tuple[float, float, float, float]:
-    """EMA seeded with the mean of its first ``period`` inputs. Returns (n, acc, val, out).
+    """EMA seeded with the mean of its first ``period`` inputs or, with COMPAT_METASTOCK,
+    with its first input (then updated from the second; the output still starts on input
+    ``period``). Returns (n, acc, val, out).
 
     TA-Lib writes the update (x - val) k + val; val (1 - k) + x k is the same average with
     one fused multiply-add on the bar-to-bar dependency chain instead of three operations
     (they differ by rounding, about 1e-16 relative, and the EMA does not accumulate it).
     """
     n += 1.0
+    if compat == COMPAT_METASTOCK:
+        val = x if n == 1.0 else ema_next(val, x, k)
+        return n, acc, val, (val if n >= period else NAN)
     if n < period:
         return n, acc + x, val, NAN
     if n == period:
@@ -139,13 +155,15 @@ def wma_step(
 
 @njit(inline="always")
 def rsi_step(
-    n: float, prev: float, gain: float, loss: float, x: float, period: int
+    n: float, prev: float, gain: float, loss: float, x: float, period: int, compat: int
 ) -> tuple[float, float, float, float, float]:
     """Wilder's RSI as TA-Lib computes it: the first ``period`` differences are summed and
     averaged, later ones smoothed, avg = (avg (p - 1) + new) / p (here avg w + new / p with
     w = (p - 1) / p, one fused multiply-add on the dependency chain; within 1e-15 of TA-Lib's
     division). A difference counts as a gain unless it is negative (a NaN joins the gains, as
-    in TA-Lib). Returns (n, prev, avg gain, avg loss, out)."""
+    in TA-Lib). COMPAT_METASTOCK adds one value a bar earlier, on input p: the first p - 1
+    differences (and a difference of 0 before the first bar) summed and divided by p; the
+    averages go on from the usual seed. Returns (n, prev, avg gain, avg loss, out)."""
     n += 1.0
     if n == 1.0:
         return n, x, 0.0, 0.0, NAN
@@ -156,6 +174,9 @@ def rsi_step(
     gain += up_part
     loss += down_part
     if n <= period:
+        if n == period and compat == COMPAT_METASTOCK:
+            g = gain / period
+            return n, x, gain, loss, rsi_value(g, g + loss / period)
         return n, x, gain, loss, NAN
     gain /= period
     loss /= period
@@ -201,17 +222,30 @@ def true_range(high: float, low: float, prev_close: float) -> float:
 
 @njit(inline="always")
 def atr_step(
-    n: float, prev_close: float, avg: float, high: float, low: float, close: float, period: int
+    n: float,
+    prev_close: float,
+    avg: float,
+    high: float,
+    low: float,
+    close: float,
+    period: int,
+    compat: int,
 ) -> tuple[float, float, float, float]:
-    """Wilder's average true range (the first bar has no true range). Returns
-    (n, prev close, avg, out)."""
+    """Wilder's average true range, seeded with the mean of the first ``period`` true ranges.
+    The first bar has no true range (TA-Lib: first value on bar p + 1) or, with
+    COMPAT_TRADINGVIEW, its high - low (Pine's ``ta.tr(true)``: first value on bar p).
+    Returns (n, prev close, avg, out)."""
     n += 1.0
     if n == 1.0:
-        return n, close, 0.0, NAN
-    tr = true_range(high, low, prev_close)
-    if n <= period:
+        if compat != COMPAT_TRADINGVIEW:
+            return n, close, 0.0, NAN
+        tr = high - low
+    else:
+        tr = true_range(high, low, prev_close)
+    first = period + (0.0 if compat == COMPAT_TRADINGVIEW else 1.0)
+    if n < first:
         return n, close, avg + tr, NAN
-    if n == period + 1.0:
+    if n == first:
         avg = (avg + tr) / period
         return n, close, avg, avg
     avg = wilder_next(avg, tr, period)
@@ -530,7 +564,14 @@ def var_run(
 
 @njit(inline="always")
 def _ema_seed(
-    x: F64Array, state: F64Array, out: F64Array, r: int, period: int, depth: int, k: float
+    x: F64Array,
+    state: F64Array,
+    out: F64Array,
+    r: int,
+    period: int,
+    depth: int,
+    k: float,
+    compat: int,
 ) -> int:
     # Run row r with ema_step until every EMA of the chain has its first value (or the bars
     # end); returns the next bar. State: (n, acc, val) per EMA.
@@ -551,15 +592,15 @@ def _ema_seed(
         t += 1
         if math.isnan(v):
             continue
-        n1, a1, v1, e1 = ema_step(n1, a1, v1, v, period, k)
+        n1, a1, v1, e1 = ema_step(n1, a1, v1, v, period, k, compat)
         if depth == 1:
             out[r, t - 1] = e1
         elif n1 >= period:
-            n2, a2, v2, e2 = ema_step(n2, a2, v2, e1, period, k)
+            n2, a2, v2, e2 = ema_step(n2, a2, v2, e1, period, k, compat)
             if depth == 2:
                 out[r, t - 1] = 2.0 * e1 - e2
             elif n2 >= period:
-                n3, a3, v3, e3 = ema_step(n3, a3, v3, e2, period, k)
+                n3, a3, v3, e3 = ema_step(n3, a3, v3, e2, period, k, compat)
                 out[r, t - 1] = 3.0 * e1 - 3.0 * e2 + e3
     state[r, 0] = n1
     state[r, 1] = a1
@@ -620,9 +661,13 @@ def _ema23_steady(
 
 
 @njit(parallel=True)
-def ema_run(x: F64Array, state: F64Array, period: int, depth: int, out: F64Array) -> None:
+def ema_run(
+    x: F64Array, state: F64Array, period: int, depth: int, out: F64Array, compat: int = 0
+) -> None:
     """EMA (depth 1), DEMA (2: 2 e1 - e2) or TEMA (3: 3 e1 - 3 e2 + e3), k = 2 / (p + 1),
-    each EMA seeded with the mean of its first ``period`` inputs. State: (n, acc, val) per EMA.
+    each EMA seeded with the mean of its first ``period`` inputs (COMPAT_METASTOCK: with its
+    first input; each EMA of the chain starts on the previous one's first value). Same
+    lookback either way. State: (n, acc, val) per EMA.
 
     Each row runs ema_step while seeding, then the same update past the seed without its
     branches, on row views from the first steady bar (indexed from 0, so that numba drops its
@@ -631,7 +676,7 @@ def ema_run(x: F64Array, state: F64Array, period: int, depth: int, out: F64Array
     rows = x.shape[0]
     k = 2.0 / (period + 1)
     for r in prange(rows):
-        t = _ema_seed(x, state, out, r, period, depth, k)
+        t = _ema_seed(x, state, out, r, period, depth, k, compat)
         xs = x[r, t:]
         os = out[r, t:]
         if depth == 1:
@@ -650,13 +695,24 @@ def ema_run(x: F64Array, state: F64Array, period: int, depth: int, out: F64Array
 
 @njit(parallel=True)
 def macd_run(
-    x: F64Array, state: F64Array, fast: int, slow: int, signal: int, out: F64Array
+    x: F64Array,
+    state: F64Array,
+    fast: int,
+    slow: int,
+    signal: int,
+    out: F64Array,
+    compat: int = 0,
 ) -> None:
     """MACD line, signal, histogram into ``out`` (3, rows, T). State: (n, acc, val) of the
     slow, fast and signal EMAs.
 
     As TA-Lib: the fast EMA starts ``slow - fast`` bars after the slow one, so both give their
     first value on bar ``slow - 1``; outputs start on bar ``slow + signal - 2``.
+    COMPAT_METASTOCK: both EMAs start on bar 0, seeded with its value, and the signal EMA is
+    seeded with the first MACD value (bar ``slow - 1``); same lookback.
+    COMPAT_TRADINGVIEW (Pine's ta.macd): both EMAs start on bar 0, seeded with simple means,
+    the MACD line is output from bar ``slow - 1``, signal and histogram from
+    ``slow + signal - 2``.
     """
     rows, t_len = x.shape
     kf = 2.0 / (fast + 1)
@@ -678,12 +734,14 @@ def macd_run(
             v = x[r, t]
             o_line = o_sig = o_hist = NAN
             if not math.isnan(v):
-                ns, a_s, vs, es = ema_step(ns, a_s, vs, v, slow, ks)
-                if ns > slow - fast:
-                    nf, af, vf, ef = ema_step(nf, af, vf, v, fast, kf)
+                ns, a_s, vs, es = ema_step(ns, a_s, vs, v, slow, ks, compat)
+                if ns > (slow - fast if compat == COMPAT_TALIB else 0):
+                    nf, af, vf, ef = ema_step(nf, af, vf, v, fast, kf, compat)
                     if ns >= slow:
                         line = ef - es
-                        ng, ag, vg, sig = ema_step(ng, ag, vg, line, signal, kg)
+                        ng, ag, vg, sig = ema_step(ng, ag, vg, line, signal, kg, compat)
+                        if compat == COMPAT_TRADINGVIEW:
+                            o_line = line
                         if ng >= signal:
                             o_line = line
                             o_sig = sig
@@ -733,8 +791,9 @@ _BLOCK = 16  # rows per parallel task in kernels that need a scratch row
 
 
 @njit(parallel=True)
-def rsi_run(x: F64Array, state: F64Array, period: int, out: F64Array) -> None:
-    """Wilder's RSI. State: n, previous value, average gain, average loss."""
+def rsi_run(x: F64Array, state: F64Array, period: int, out: F64Array, compat: int = 0) -> None:
+    """Wilder's RSI (COMPAT_METASTOCK: one more value, a bar earlier; see rsi_step). State:
+    n, previous value, average gain, average loss."""
     rows, t_len = x.shape
     # Rows in blocks of _BLOCK, one scratch row per block (for the deferred divisions).
     deferred = t_len >= _DEFER_MIN
@@ -751,7 +810,9 @@ def rsi_run(x: F64Array, state: F64Array, period: int, out: F64Array) -> None:
                 if math.isnan(v):
                     out[r, t] = NAN
                 else:
-                    n, prev, gain, loss, out[r, t] = rsi_step(n, prev, gain, loss, v, period)
+                    n, prev, gain, loss, out[r, t] = rsi_step(
+                        n, prev, gain, loss, v, period, compat
+                    )
                 t += 1
             # Steady state: rsi_step's updates without its branches, on row views from t
             # (indexed from 0, so that numba drops its negative-index handling). On a long
@@ -791,7 +852,7 @@ def rsi_run(x: F64Array, state: F64Array, period: int, out: F64Array) -> None:
 
 @njit(inline="always")
 def _natr(atr: float, close: float) -> float:
-    return (atr / close) * 100.0 if close != 0.0 else 0.0
+    return (atr / close) * 100.0 if not -1e-8 < close < 1e-8 else 0.0
 
 
 @njit(parallel=True)
@@ -803,10 +864,12 @@ def atr_run(
     period: int,
     normalised: bool,
     out: F64Array,
+    compat: int = 0,
 ) -> None:
-    """Wilder's ATR, or NATR = 100 ATR / close (0 where the close is within 1e-8 of 0) when
-    ``normalised``. The series starts at the first bar where high, low and close are all
-    numbers. State: n, previous close, average."""
+    """Wilder's ATR, or NATR = 100 ATR / close (0 where the close is within 1e-8 of 0, as
+    TA-Lib) when ``normalised``. The series starts at the first bar where high, low and close
+    are all numbers. COMPAT_TRADINGVIEW: the first bar's true range is its high - low, so the
+    first value comes a bar earlier (see atr_step). State: n, previous close, average."""
     rows, t_len = close.shape
     for r in prange(rows):
         n = state[r, 0]
@@ -821,7 +884,7 @@ def atr_run(
             if math.isnan(h) or math.isnan(lo) or math.isnan(c):
                 out[r, t - 1] = NAN
                 continue
-            n, prev, avg, v = atr_step(n, prev, avg, h, lo, c, period)
+            n, prev, avg, v = atr_step(n, prev, avg, h, lo, c, period, compat)
             out[r, t - 1] = _natr(v, c) if normalised else v
         # Steady state: atr_step's update without its branches (on row views from t, indexed
         # from 0, so that numba drops its negative-index handling).

@@ -88,7 +88,7 @@ import numpy as np
 import numpy.typing as npt
 
 from greekfire.kernels._jit import fma_, njit, prange
-from greekfire.kernels.ta import sd_from_var, sma_step, true_range, var_step
+from greekfire.kernels.ta import COMPAT_METASTOCK, sd_from_var, sma_step, true_range, var_step
 
 __all__ = [
     "adx_run",
@@ -249,12 +249,20 @@ def willr_value(close: float, highest: float, lowest: float) -> float:
 
 @njit(inline="always")
 def rsi_talib_step(
-    n: float, prev: float, gain: float, loss: float, x: float, period: int, inv_p: float
+    n: float,
+    prev: float,
+    gain: float,
+    loss: float,
+    x: float,
+    period: int,
+    inv_p: float,
+    compat: int,
 ) -> tuple[float, float, float, float, float]:
     """RSI with the installed TA-Lib's exact arithmetic (see the module docstring: STOCHRSI):
     the first ``period`` differences are summed and scaled by 1 / p, later ones smoothed as
     (avg (p - 1) + new) (1 / p); RSI = 100 (gain / (gain + loss)), 0 where the sum is 0.
-    ``inv_p`` = 1 / p. Returns (n, prev, avg gain, avg loss, out)."""
+    ``inv_p`` = 1 / p. COMPAT_METASTOCK adds a value on input p as ``ta.rsi_step`` does.
+    Returns (n, prev, avg gain, avg loss, out)."""
     n += 1.0
     if n == 1.0:
         return n, x, 0.0, 0.0, NAN
@@ -266,6 +274,10 @@ def rsi_talib_step(
         gain += up_part
         loss += down_part
         if n <= period:
+            if n == period and compat == COMPAT_METASTOCK:
+                g = gain * inv_p
+                total = g + loss * inv_p
+                return n, x, gain, loss, (100.0 * (g / total) if total != 0.0 else 0.0)
             return n, x, gain, loss, NAN
         gain *= inv_p
         loss *= inv_p
@@ -454,18 +466,26 @@ def stoch_run(
 
 @njit(parallel=True)
 def stochrsi_run(
-    x: F64Array, state: F64Array, period: int, fastk: int, fastd: int, out: F64Array
+    x: F64Array,
+    state: F64Array,
+    period: int,
+    fastk: int,
+    fastd: int,
+    out: F64Array,
+    compat: int = 0,
 ) -> None:
     """TA-Lib's STOCHRSI into ``out`` (2, rows, T): fast %K and fast %D of the RSI(period)
     (defaults 14, 5, 3). State (``state_size_more("stochrsi", period, fastk, fastd)``): the
     RSI's (n, prev, gain, loss), the count of RSI values, block offset, block maxima of the
     RSI and of -RSI, the %D SMA's (n, total, ring position), the window rings (fastk each),
-    the SMA's ring (fastd)."""
+    the SMA's ring (fastd). COMPAT_METASTOCK: Metastock's RSI, one value earlier (see
+    ``ta.rsi_step``), so the outputs start a bar earlier."""
     rows, t_len = x.shape
     inv_p = 1.0 / period
     b_hi = 11
     b_lo = b_hi + fastk
     b_d = b_lo + fastk
+    first_rsi = period - (1 if compat == COMPAT_METASTOCK else 0)  # bars before the first RSI
     for r in prange(rows):
         n = state[r, 0]
         prev = state[r, 1]
@@ -482,8 +502,10 @@ def stochrsi_run(
             v = x[r, t]
             k = d = NAN
             if not math.isnan(v):
-                n, prev, gain, loss, rsi = rsi_talib_step(n, prev, gain, loss, v, period, inv_p)
-                if n > period:
+                n, prev, gain, loss, rsi = rsi_talib_step(
+                    n, prev, gain, loss, v, period, inv_p, compat
+                )
+                if n > first_rsi:
                     nr += 1.0
                     hi_pre, lo_pre, hh, neg_ll = _window_max2(
                         state, r, b_hi, fastk, j, hi_pre, lo_pre, rsi, -rsi

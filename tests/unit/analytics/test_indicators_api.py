@@ -254,3 +254,61 @@ def test_every_indicator_streams_exactly_like_the_batch() -> None:
         for col, values in got.items():
             expected = batch.xs(col, axis=1, level="indicator").iloc[t].to_numpy()
             np.testing.assert_array_equal(values, expected, err_msg=col)
+
+
+def _compat_ref():
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "kernels"))
+    import _compat_ref
+
+    return _compat_ref
+
+
+def test_compat_metastock_and_tradingview_seed_as_those_platforms() -> None:
+    ref = _compat_ref()
+    bars = _ohlc(300, seed=3)
+    h, lo, c = (bars[k].to_numpy() for k in ("High", "Low", "Close"))
+    names = ["ema_10", "rsi_14", "macd", "atr_14", "sma_20"]
+    talib_like = technical_indicators(bars, names)
+    ms = technical_indicators(bars, names, compat="metastock")
+    tv = technical_indicators(bars, names, compat="tradingview")
+    np.testing.assert_allclose(ms["ema_10"], ref.ema_metastock(c, 10), rtol=1e-12)
+    np.testing.assert_allclose(ms["rsi_14"], ref.rsi_metastock(c, 14), rtol=1e-12)
+    for col, want in zip(("macd", "macd_signal"), ref.macd_metastock(c), strict=False):
+        np.testing.assert_allclose(ms[col], want, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(tv["atr_14"], ref.atr_tradingview(h, lo, c, 14), rtol=1e-12)
+    np.testing.assert_allclose(tv["macd"], ref.macd_tradingview(c)[0], rtol=1e-12, atol=1e-12)
+    # Unaffected indicators are identical; the affected ones are not TA-Lib's.
+    for frame in (ms, tv):
+        np.testing.assert_array_equal(frame["sma_20"], talib_like["sma_20"])
+    assert not np.allclose(ms["ema_10"], talib_like["ema_10"], equal_nan=True)
+    assert tv["atr_14"].first_valid_index() < talib_like["atr_14"].first_valid_index()
+
+
+def test_unknown_compat_names_the_value_and_the_choices() -> None:
+    with pytest.raises(ValueError, match=r"compat: expected one of 'talib', .*got 'pine'"):
+        technical_indicators(_ohlc(50)["Close"], ["ema_10"], compat="pine")
+    with pytest.raises(ValueError, match="compat"):
+        IndicatorStream(["ema_10"], 2, compat="")
+
+
+def test_stream_keeps_its_compat_through_a_restart() -> None:
+    bars = _ohlc(200, seed=4)
+    names = ["ema_10", "rsi_14", "macd", "atr_14", "stochrsi"]
+    batch = technical_indicators(bars, names, compat="metastock")
+    cols = {k: bars[k].to_numpy()[None, :] for k in ("High", "Low", "Close")}
+    stream = IndicatorStream.from_history(
+        names,
+        cols["Close"][:, :120],
+        high=cols["High"][:, :120],
+        low=cols["Low"][:, :120],
+        compat="metastock",
+    )
+    stream = IndicatorStream.from_bytes(stream.to_bytes())
+    assert stream.compat == "metastock"
+    for t in range(120, 200):
+        got = stream.update(cols["Close"][:, t], high=cols["High"][:, t], low=cols["Low"][:, t])
+        for col, values in got.items():
+            assert np.array_equal(values, batch[col].to_numpy()[t : t + 1], equal_nan=True), col
