@@ -852,7 +852,7 @@ def rsi_run(x: F64Array, state: F64Array, period: int, out: F64Array, compat: in
 
 @njit(inline="always")
 def _natr(atr: float, close: float) -> float:
-    return (atr / close) * 100.0 if not -1e-8 < close < 1e-8 else 0.0
+    return (atr / close) * 100.0 if close != 0.0 else 0.0
 
 
 @njit(parallel=True)
@@ -866,8 +866,8 @@ def atr_run(
     out: F64Array,
     compat: int = 0,
 ) -> None:
-    """Wilder's ATR, or NATR = 100 ATR / close (0 where the close is within 1e-8 of 0, as
-    TA-Lib) when ``normalised``. The series starts at the first bar where high, low and close
+    """Wilder's ATR, or NATR = 100 ATR / close (0 where the close is 0, as the installed TA-Lib
+    does) when ``normalised``. The series starts at the first bar where high, low and close
     are all numbers. COMPAT_TRADINGVIEW: the first bar's true range is its high - low, so the
     first value comes a bar earlier (see atr_step). State: n, previous close, average."""
     rows, t_len = close.shape

@@ -294,3 +294,19 @@ def test_realized_vol_and_vwap_stream_equal_batch() -> None:
             h[None, sl], lo[None, sl], c[None, sl], v[None, sl], session[None, sl], state, one
         )
         np.testing.assert_array_equal(one[0], vb[0, sl])
+
+
+def test_natr_is_zero_where_the_close_is_zero_as_talib() -> None:
+    # TA-Lib 0.8's NATR divides by any close but 0 (older versions zeroed |close| < 1e-8).
+    rng = np.random.default_rng(11)
+    close = 1e-6 * np.exp(np.cumsum(rng.normal(0.0, 0.3, 200)))
+    close[[60, 90, 150]] = [5e-9, -5e-9, 0.0]
+    high = close + 1e-7
+    low = close - 1e-7
+    state = np.zeros((1, ta.state_size("atr")))
+    out = np.empty((1, 200))
+    ta.atr_run(high[None], low[None], close[None], state, 14, True, out)
+    want = talib.NATR(high, low, close, 14)
+    assert out[0, 150] == 0.0
+    assert out[0, 60] > 1e3
+    np.testing.assert_allclose(out[0], want, rtol=1e-12, atol=0.0)
