@@ -109,3 +109,56 @@ def test_black76_price_shows_analytic_greeks() -> None:
     expected = greekfire.black76_greeks(101.0, 100.0, 0.5, 0.2, 0.03)
     for name in ("price", "delta", "gamma", "vega", "theta", "rho", "vanna", "volga", "charm"):
         assert payload[name] == expected[name], name
+
+
+def test_bench_compare_fails_over_the_tolerance_and_passes_under_it(tmp_path: Path) -> None:
+    first = greekfire_cli("bench", "--quick", "--cases", "e", "--out", str(tmp_path / "a"))
+    assert first.returncode == 0, first.stderr
+    baseline = tmp_path / "a" / "bench.json"
+    # Against itself with a generous tolerance: no regression, exit 0.
+    same = greekfire_cli(
+        "bench",
+        "--quick",
+        "--cases",
+        "e",
+        "--out",
+        str(tmp_path / "b"),
+        "--compare",
+        str(baseline),
+        "--fail-over",
+        "500%",
+    )
+    assert same.returncode == 0, same.stdout + same.stderr
+    assert "no regression beyond 500%" in same.stdout
+    # A baseline where greekfire took 1 ns: far slower now, exit 1 with the row named.
+    fast = tmp_path / "fast.json"
+    fast.write_text(json.dumps({"e_indicators/greekfire": 1e-9}))
+    slow = greekfire_cli(
+        "bench",
+        "--quick",
+        "--cases",
+        "e",
+        "--out",
+        str(tmp_path / "c"),
+        "--compare",
+        str(fast),
+        "--fail-over",
+        "20%",
+    )
+    assert slow.returncode == 1, slow.stdout + slow.stderr
+    assert "e_indicators/greekfire" in slow.stdout
+    assert "slower" in slow.stdout
+    # Without --fail-over the comparison is printed but never fails the run.
+    report_only = greekfire_cli(
+        "bench", "--quick", "--cases", "e", "--out", str(tmp_path / "d"), "--compare", str(fast)
+    )
+    assert report_only.returncode == 0, report_only.stderr
+
+
+def test_bench_compare_rejects_a_bad_baseline_before_running(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.json"
+    bad.write_text("[1, 2]")
+    result = greekfire_cli("bench", "--compare", str(bad), "--out", str(tmp_path / "x"))
+    assert result.returncode == 2
+    assert "--compare" in result.stderr
+    assert not (tmp_path / "x").exists()

@@ -434,11 +434,48 @@ def bench_command(
             "skips the first-call measurements.",
         ),
     ] = None,
+    compare: Annotated[
+        Path | None,
+        typer.Option(
+            "--compare",
+            help="A baseline: an earlier bench.json, or a JSON object {name: seconds}. "
+            "Prints each benchmark's ratio to it.",
+            dir_okay=False,
+        ),
+    ] = None,
+    fail_over: Annotated[
+        str | None,
+        typer.Option(
+            "--fail-over",
+            help="With --compare: exit with code 1 when a benchmark is slower than the "
+            "baseline by more than this (e.g. 20%).",
+        ),
+    ] = None,
 ) -> None:
     """Run the benchmark suite (greekfire vs peers) and print the summary."""
     from greekfire.bench.report import render_summary
     from greekfire.bench.runner import run_bench
+    from greekfire.perf.monitor import (
+        bench_report_medians,
+        compare_to_baseline,
+        load_benchmark_json,
+        parse_tolerance,
+    )
 
+    baseline: dict[str, float] | None = None
+    tolerance = 0.2
+    if fail_over is not None:
+        if compare is None:
+            raise typer.BadParameter("needs --compare (a baseline)", param_hint="'--fail-over'")
+        try:
+            tolerance = parse_tolerance(fail_over)
+        except (ValueError, TypeError) as exc:
+            raise typer.BadParameter(str(exc), param_hint="'--fail-over'") from None
+    if compare is not None:  # read before the run: a bad baseline fails in a second
+        try:
+            baseline = load_benchmark_json(compare)
+        except (OSError, ValueError, TypeError) as exc:
+            raise typer.BadParameter(f"{compare}: {exc}", param_hint="'--compare'") from None
     selection: dict[str, Any] = {}
     if cases is not None:
         selection["cases"] = [c.strip() for c in cases.split(",") if c.strip()]
@@ -449,7 +486,13 @@ def bench_command(
         except ValueError as exc:
             raise typer.BadParameter(str(exc), param_hint="'--cases'") from None
     report = run_bench(out, quick=quick, **selection)
-    Console().print(render_summary(report))
+    console = Console()
+    console.print(render_summary(report))
+    if baseline is not None:
+        comparison = compare_to_baseline(bench_report_medians(report), baseline, tolerance)
+        console.print(comparison.format_text(), markup=False, highlight=False)
+        if fail_over is not None and comparison.has_regressions:
+            raise typer.Exit(code=1)
 
 
 def run() -> None:

@@ -1,0 +1,788 @@
+"""PerformanceMonitor: the bot's Prometheus metrics, phase timing and benchmark regressions.
+
+Design
+------
+- One ``CollectorRegistry`` per monitor (never the process-global default unless passed in),
+  so two monitors, or a monitor and a test, never share series or collide on names.
+- Names follow the Prometheus conventions: a ``greekfire_`` namespace, base units in the name
+  (``_seconds``, ``_bytes``, ``_ratio``), ``_total`` on counters, no ``_count`` on gauges, so
+  ``promtool check metrics`` has nothing to say. The series (namespace ``greekfire``)::
+
+      trades_executed_total{symbol,side}                    counter
+      trade_execution_duration_seconds                      histogram
+      trade_errors_total{error_type}                        counter
+      signal_generation_duration_seconds                    histogram
+      data_fetch_duration_seconds{provider}                 histogram
+      api_requests_total{provider,endpoint}                 counter
+      api_errors_total{provider,endpoint,error_type}        counter
+      active_positions                                      gauge
+      process_resident_memory_bytes                         gauge (RSS, sampled)
+      process_cpu_usage_ratio                               gauge (1.0 = one core busy, sampled)
+      cycle_phase_duration_seconds{phase,outcome}           histogram
+      cache_hits_total{cache} / cache_misses_total{cache}   counter (read at scrape time)
+      cache_evictions_total{cache,reason}                   counter (read at scrape time)
+      cache_size_bytes{cache} / cache_entries{cache}        gauge (read at scrape time)
+
+- Recording is thin: ``record_*`` methods only touch prometheus-client children, which are
+  thread-safe. Durations come from an injectable ``clock`` so tests are deterministic.
+- ``timed(phase)`` records every run into the phase histogram, failures included: a slow
+  failure is still time spent in the phase. The ``outcome`` label (``"ok"`` or ``"error"``)
+  keeps failed runs apart, so fast failures do not flatter the latency of successful runs and
+  ``..._count{outcome="error"}`` counts failures per phase. The exception is re-raised.
+- Caches are not polled: ``watch_cache`` registers the object, and a custom collector reads
+  its ``stats()`` when Prometheus scrapes. A ``stats()`` that raises fails that scrape.
+- System gauges come from psutil, either from ``sample_once()`` or a daemon sampler thread
+  that sleeps on an ``Event`` (``stop_sampler`` wakes it at once).
+- Regression detection (``compare_to_baseline``, ``load_benchmark_json``) is pure: it reads
+  numbers and returns a report; the CLI decides what a regression does to the exit code.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import inspect
+import json
+import math
+import threading
+import time
+from collections.abc import Awaitable, Callable, Mapping, MutableMapping
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+from typing import Any, ParamSpec, Protocol, TypeVar, cast
+from wsgiref.simple_server import WSGIServer
+
+import psutil
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+    make_asgi_app,
+)
+from prometheus_client import start_http_server as _prom_start_http_server
+from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamily, Metric
+
+__all__ = [
+    "LATENCY_BUCKETS_S",
+    "ASGIApp",
+    "CacheStatsLike",
+    "MetricsServer",
+    "PerformanceMonitor",
+    "RegressionEntry",
+    "RegressionReport",
+    "RegressionStatus",
+    "StatsSource",
+    "bench_report_medians",
+    "compare_to_baseline",
+    "load_benchmark_json",
+    "parse_tolerance",
+]
+
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+ASGIApp = Callable[
+    [
+        MutableMapping[str, Any],
+        Callable[[], Awaitable[MutableMapping[str, Any]]],
+        Callable[[MutableMapping[str, Any]], Awaitable[None]],
+    ],
+    Awaitable[None],
+]
+"""The ASGI 3 application signature: ``app(scope, receive, send)``."""
+
+_FAST_S = (1e-4, 2.5e-4, 5e-4, 1e-3, 2.5e-3, 5e-3, 0.01, 0.025, 0.05)
+LATENCY_BUCKETS_S: tuple[float, ...] = (*_FAST_S, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
+"""Histogram buckets in seconds: 100 µs (a kernel call) to 60 s (a slow vendor fetch)."""
+
+
+class CacheStatsLike(Protocol):
+    """What ``stats()`` of a watched cache returns (SmartCache's stats satisfy it).
+
+    ``evictions`` is a mapping ``reason -> count`` (``{"ttl": 3, "size": 10}``) or a total.
+    With a total, integer fields ``evictions_<reason>`` (as SmartCache's ``CacheStats`` has)
+    give the reasons, any remainder is reason ``"other"``; without them, reason ``"all"``.
+    """
+
+    @property
+    def hits(self) -> int: ...
+
+    @property
+    def misses(self) -> int: ...
+
+    @property
+    def evictions(self) -> int | Mapping[str, int]: ...
+
+    @property
+    def current_bytes(self) -> int: ...
+
+    @property
+    def entries(self) -> int: ...
+
+
+class StatsSource(Protocol):
+    """Anything with a ``stats()`` method returning :class:`CacheStatsLike`."""
+
+    def stats(self) -> CacheStatsLike: ...
+
+
+def _evictions_by_reason(stats: CacheStatsLike) -> Mapping[str, int]:
+    # A mapping as given; else SmartCache-style ``evictions_<reason>`` fields; else the total.
+    total = stats.evictions
+    if isinstance(total, Mapping):
+        return total
+    fields = {n: getattr(stats, n) for n in dir(stats) if n.startswith("evictions_")}
+    reasons = {n[10:]: v for n, v in fields.items() if type(v) is int}
+    if not reasons:
+        return {"all": total}
+    rest = total - sum(reasons.values())
+    return {**reasons, "other": rest} if rest > 0 else reasons
+
+
+class _CacheCollector:
+    # Reads the watched caches when the registry is collected (at scrape time), not on a timer.
+    def __init__(self, namespace: str) -> None:
+        self._prefix = f"{namespace}_" if namespace else ""
+        self._lock = threading.Lock()
+        self._caches: dict[str, StatsSource] = {}
+
+    def add(self, name: str, cache: StatsSource) -> None:
+        with self._lock:
+            if name in self._caches and self._caches[name] is not cache:
+                raise ValueError(
+                    f"a different cache is already watched as {name!r}; "
+                    "pass name=... to watch_cache or unwatch_cache the old one first"
+                )
+            self._caches[name] = cache
+
+    def remove(self, name: str) -> None:
+        with self._lock:
+            if name not in self._caches:
+                raise KeyError(f"no cache is watched as {name!r}; watched: {sorted(self._caches)}")
+            del self._caches[name]
+
+    def _build(self, caches: list[tuple[str, StatsSource]]) -> list[Metric]:
+        p, one, two = self._prefix, ["cache"], ["cache", "reason"]
+        hits = CounterMetricFamily(f"{p}cache_hits", "Lookups that found a value.", labels=one)
+        misses = CounterMetricFamily(f"{p}cache_misses", "Lookups that found nothing.", labels=one)
+        evictions = CounterMetricFamily(f"{p}cache_evictions", "Evictions by reason.", labels=two)
+        size = GaugeMetricFamily(f"{p}cache_size_bytes", "Estimated bytes held.", labels=one)
+        entries = GaugeMetricFamily(f"{p}cache_entries", "Entries held.", labels=one)
+        for name, cache in caches:
+            stats = cache.stats()
+            hits.add_metric([name], float(stats.hits))
+            misses.add_metric([name], float(stats.misses))
+            for reason, count in sorted(_evictions_by_reason(stats).items()):
+                evictions.add_metric([name, str(reason)], float(count))
+            size.add_metric([name], float(stats.current_bytes))
+            entries.add_metric([name], float(stats.entries))
+        return [hits, misses, evictions, size, entries]
+
+    def describe(self) -> list[Metric]:
+        return self._build([])
+
+    def collect(self) -> list[Metric]:
+        with self._lock:
+            caches = sorted(self._caches.items())
+        return self._build(caches)
+
+
+@dataclass(frozen=True, slots=True)
+class MetricsServer:
+    """A running ``/metrics`` HTTP server (a daemon thread); ``close()`` stops it.
+
+    Attributes
+    ----------
+    server : WSGIServer
+        The prometheus-client WSGI server.
+    thread : threading.Thread
+        The daemon thread running ``server.serve_forever``.
+    """
+
+    server: WSGIServer
+    thread: threading.Thread
+
+    @property
+    def port(self) -> int:
+        """The bound port (useful after ``start_http_server(0)``)."""
+        return int(self.server.server_address[1])
+
+    @property
+    def url(self) -> str:
+        """``http://host:port/metrics`` for the bound address."""
+        host = str(self.server.server_address[0])
+        host = f"[{host}]" if ":" in host else host
+        return f"http://{host}:{self.port}/metrics"
+
+    def close(self, timeout_s: float = 5.0) -> None:
+        """Stop serving, close the socket and join the thread."""
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join(timeout_s)
+
+    def __enter__(self) -> MetricsServer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class _Timed:
+    # One object is both the context manager and the decorator returned by monitor.timed().
+    def __init__(self, histogram: Histogram, phase: str, clock: Callable[[], float]) -> None:
+        self._histogram = histogram
+        self._phase = phase
+        self._clock = clock
+        self._starts: list[float] = []
+
+    def _observe(self, start: float, failed: bool) -> None:
+        outcome = "error" if failed else "ok"
+        self._histogram.labels(self._phase, outcome).observe(self._clock() - start)
+
+    def __enter__(self) -> _Timed:
+        self._starts.append(self._clock())
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, *_: object) -> None:
+        self._observe(self._starts.pop(), exc_type is not None)
+
+    def __call__(self, func: Callable[_P, _R]) -> Callable[_P, _R]:
+        if inspect.iscoroutinefunction(func):
+            async_func = cast(Callable[_P, Awaitable[Any]], func)
+
+            @functools.wraps(func)
+            async def async_wrapper(*args: _P.args, **kwargs: _P.kwargs) -> Any:
+                start, failed = self._clock(), True
+                try:
+                    result = await async_func(*args, **kwargs)
+                    failed = False
+                    return result
+                finally:
+                    self._observe(start, failed)
+
+            return cast(Callable[_P, _R], async_wrapper)
+
+        @functools.wraps(func)
+        def wrapper(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+            start, failed = self._clock(), True
+            try:
+                result = func(*args, **kwargs)
+                failed = False
+                return result
+            finally:
+                self._observe(start, failed)
+
+        return wrapper
+
+
+def _error_type(error: BaseException | str) -> str:
+    return error if isinstance(error, str) else type(error).__name__
+
+
+class PerformanceMonitor:
+    """The bot's Prometheus metrics on a registry of its own.
+
+    Parameters
+    ----------
+    registry : CollectorRegistry, optional
+        Where the series are registered. Default: a new registry owned by this monitor (pass
+        ``prometheus_client.REGISTRY`` to use the process-global one, e.g. beside other
+        instrumented libraries).
+    namespace : str, default "greekfire"
+        Prefix of every metric name (``greekfire_trades_executed_total``).
+    clock : callable, default time.perf_counter
+        Monotonic seconds used by ``timed``; inject a fake one in tests.
+    process : psutil.Process, optional
+        The process sampled by ``sample_once`` (default: this one).
+
+    Examples
+    --------
+    >>> monitor = PerformanceMonitor()
+    >>> monitor.record_trade("SPY", "buy", latency_s=0.012)
+    >>> with monitor.timed("signals"):
+    ...     pass
+    >>> b"greekfire_trades_executed_total" in monitor.expose()
+    True
+    """
+
+    def __init__(
+        self,
+        registry: CollectorRegistry | None = None,
+        namespace: str = "greekfire",
+        clock: Callable[[], float] = time.perf_counter,
+        process: psutil.Process | None = None,
+    ) -> None:
+        self.registry = CollectorRegistry() if registry is None else registry
+        self.namespace = namespace
+        self._clock = clock
+        self._process = psutil.Process() if process is None else process
+        # cpu_percent(None) measures since the previous call: prime it so the first sample counts.
+        self._process.cpu_percent(None)
+        self._sampler: tuple[threading.Thread, threading.Event] | None = None
+        self._sampler_lock = threading.Lock()
+        self._build_trading_metrics()
+        self._build_system_metrics()
+        self._caches = _CacheCollector(namespace)
+        self.registry.register(self._caches)
+
+    def _common(self) -> dict[str, Any]:
+        return {"namespace": self.namespace, "registry": self.registry}
+
+    def _latency(self, name: str, doc: str, labels: tuple[str, ...] = ()) -> Histogram:
+        return Histogram(name, doc, labels, buckets=LATENCY_BUCKETS_S, **self._common())
+
+    def _build_trading_metrics(self) -> None:
+        kw = self._common()
+        self.trades_executed = Counter(
+            "trades_executed", "Trades executed, by symbol and side.", ("symbol", "side"), **kw
+        )
+        self.trade_errors = Counter(
+            "trade_errors", "Trade executions that failed, by error type.", ("error_type",), **kw
+        )
+        self.trade_execution_duration = self._latency(
+            "trade_execution_duration_seconds", "From order intent to broker acknowledgement."
+        )
+        self.signal_generation_duration = self._latency(
+            "signal_generation_duration_seconds", "Time to compute the strategies' signals."
+        )
+        self.data_fetch_duration = self._latency(
+            "data_fetch_duration_seconds", "Time to fetch market data, by provider.", ("provider",)
+        )
+        route = ("provider", "endpoint")
+        self.api_requests = Counter("api_requests", "Vendor API requests.", route, **kw)
+        self.api_errors = Counter(
+            "api_errors", "Vendor API requests that failed.", (*route, "error_type"), **kw
+        )
+        self.active_positions = Gauge("active_positions", "Open positions.", **kw)
+        self.cycle_phase_duration = self._latency(
+            "cycle_phase_duration_seconds",
+            "Time spent in a phase of the trading cycle; outcome is ok or error.",
+            ("phase", "outcome"),
+        )
+
+    def _build_system_metrics(self) -> None:
+        kw = self._common()
+        self.resident_memory = Gauge(
+            "process_resident_memory_bytes", "Resident set size of this process (sampled).", **kw
+        )
+        self.cpu_usage = Gauge(
+            "process_cpu_usage_ratio",
+            "CPU used by this process since the previous sample; 1.0 is one core fully busy.",
+            **kw,
+        )
+
+    # -- recording ---------------------------------------------------------------------------
+
+    def record_trade(self, symbol: str, side: str, latency_s: float | None = None) -> None:
+        """Count one executed trade and, when given, observe its execution latency.
+
+        Parameters
+        ----------
+        symbol : str
+            Instrument symbol (a bounded set: one series per symbol and side).
+        side : str
+            Order side; a ``StrEnum`` member is exported by its value.
+        latency_s : float, optional
+            Seconds from order intent to broker acknowledgement.
+        """
+        self.trades_executed.labels(str(symbol), str(side)).inc()
+        if latency_s is not None:
+            self.trade_execution_duration.observe(latency_s)
+
+    def record_trade_error(self, error: BaseException | str) -> None:
+        """Count one failed trade execution, labelled by the exception's class name."""
+        self.trade_errors.labels(_error_type(error)).inc()
+
+    def record_signal_generation(self, duration_s: float) -> None:
+        """Observe the time one signal generation took, in seconds."""
+        self.signal_generation_duration.observe(duration_s)
+
+    def record_data_fetch(self, provider: str, duration_s: float) -> None:
+        """Observe the time one market-data fetch from ``provider`` took, in seconds."""
+        self.data_fetch_duration.labels(str(provider)).observe(duration_s)
+
+    def record_api_request(
+        self, provider: str, endpoint: str, error: BaseException | str | None = None
+    ) -> None:
+        """Count one vendor API request and, when ``error`` is given, one API error.
+
+        Parameters
+        ----------
+        provider, endpoint : str
+            Who was called and which endpoint (a route template, not a URL with ids in it).
+        error : BaseException or str, optional
+            The failure; exported as ``error_type`` (the exception's class name, or the string).
+        """
+        self.api_requests.labels(str(provider), str(endpoint)).inc()
+        if error is not None:
+            self.api_errors.labels(str(provider), str(endpoint), _error_type(error)).inc()
+
+    def set_active_positions(self, count: int) -> None:
+        """Set the number of open positions."""
+        self.active_positions.set(count)
+
+    def timed(self, phase: str) -> _Timed:
+        """Time a cycle phase into ``cycle_phase_duration_seconds{phase, outcome}``.
+
+        Usable as ``with monitor.timed("fetch"):`` and as ``@monitor.timed("fetch")`` on sync
+        or async functions. A run that raises is recorded with ``outcome="error"`` and the
+        exception propagates; otherwise ``outcome="ok"``.
+
+        Parameters
+        ----------
+        phase : str
+            The phase name (a small fixed set: "fetch", "signals", "risk", "orders", ...).
+        """
+        return _Timed(self.cycle_phase_duration, str(phase), self._clock)
+
+    # -- caches ------------------------------------------------------------------------------
+
+    def watch_cache(self, cache: StatsSource, name: str | None = None) -> None:
+        """Export ``cache.stats()`` at every scrape, labelled ``cache=name``.
+
+        Parameters
+        ----------
+        cache : StatsSource
+            Any object whose ``stats()`` has ``hits``, ``misses``, ``evictions``,
+            ``current_bytes`` and ``entries``. It must be safe to call from the scrape thread.
+        name : str, optional
+            The ``cache`` label; default ``cache.name``.
+
+        Raises
+        ------
+        ValueError
+            No name given and the cache has no ``name`` attribute, or another cache already
+            uses that name.
+        """
+        label = name if name is not None else getattr(cache, "name", None)
+        if not isinstance(label, str) or not label:
+            raise ValueError(
+                f"watch_cache needs a name: {type(cache).__name__} has no 'name' attribute; "
+                "call watch_cache(cache, name='quotes')"
+            )
+        self._caches.add(label, cache)
+
+    def unwatch_cache(self, name: str) -> None:
+        """Stop exporting the cache watched as ``name`` (``KeyError`` if there is none)."""
+        self._caches.remove(name)
+
+    # -- system sampling ---------------------------------------------------------------------
+
+    def sample_once(self) -> None:
+        """Read this process's RSS and CPU usage (since the previous sample) into the gauges."""
+        with self._process.oneshot():
+            rss = self._process.memory_info().rss
+            cpu_percent = self._process.cpu_percent(None)
+        self.resident_memory.set(rss)
+        self.cpu_usage.set(cpu_percent / 100.0)
+
+    def _sample_loop(self, interval_s: float, stop: threading.Event) -> None:
+        while True:
+            # A transient /proc read failure keeps the last values; the next tick tries again.
+            with contextlib.suppress(psutil.Error):
+                self.sample_once()
+            if stop.wait(interval_s):
+                return
+
+    def start_sampler(self, interval_s: float = 15.0) -> None:
+        """Sample system gauges every ``interval_s`` seconds in a daemon thread.
+
+        Raises
+        ------
+        ValueError
+            ``interval_s`` is not a positive finite number.
+        RuntimeError
+            The sampler is already running.
+        """
+        if not (math.isfinite(interval_s) and interval_s > 0):
+            raise ValueError(f"interval_s must be a positive number of seconds, got {interval_s!r}")
+        with self._sampler_lock:
+            if self._sampler is not None:
+                raise RuntimeError("the sampler is already running; call stop_sampler() first")
+            # A fresh Event per thread: a restart never revives a thread being stopped.
+            stop = threading.Event()
+            thread = threading.Thread(
+                target=self._sample_loop, args=(interval_s, stop), name="gf-sampler", daemon=True
+            )
+            self._sampler = (thread, stop)
+            thread.start()
+
+    def stop_sampler(self, timeout_s: float = 5.0) -> None:
+        """Stop the sampler thread and wait for it (no-op when it is not running)."""
+        with self._sampler_lock:
+            sampler, self._sampler = self._sampler, None
+        if sampler is not None:
+            sampler[1].set()
+            sampler[0].join(timeout_s)
+
+    @property
+    def sampler_running(self) -> bool:
+        """Whether the background sampler thread is alive."""
+        sampler = self._sampler
+        return sampler is not None and sampler[0].is_alive()
+
+    # -- exposition --------------------------------------------------------------------------
+
+    def expose(self) -> bytes:
+        """The registry in the Prometheus text format (what ``/metrics`` serves)."""
+        return generate_latest(self.registry)
+
+    def start_http_server(self, port: int, addr: str = "127.0.0.1") -> MetricsServer:
+        """Serve ``/metrics`` from this monitor's registry in a daemon thread.
+
+        Parameters
+        ----------
+        port : int
+            TCP port; 0 picks a free one (read it back from ``MetricsServer.port``).
+        addr : str, default "127.0.0.1"
+            Bind address; loopback by default, pass ``"0.0.0.0"`` deliberately.
+
+        Returns
+        -------
+        MetricsServer
+            Call ``close()`` (or use it as a context manager) to stop it.
+        """
+        server, thread = _prom_start_http_server(port, addr=addr, registry=self.registry)
+        return MetricsServer(server, thread)
+
+    def asgi_app(self) -> ASGIApp:
+        """An ASGI app answering with this registry's metrics.
+
+        It answers every path, so mount it where it belongs, e.g.
+        ``app.mount("/metrics", monitor.asgi_app())`` in FastAPI/Starlette.
+        """
+        return cast(ASGIApp, make_asgi_app(self.registry))
+
+    def close(self) -> None:
+        """Stop the sampler (HTTP servers are closed through their ``MetricsServer``)."""
+        self.stop_sampler()
+
+    def __enter__(self) -> PerformanceMonitor:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+# -- benchmark regression detection ------------------------------------------------------------
+
+
+class RegressionStatus(StrEnum):
+    """How one benchmark compares with its baseline: ``slower`` beyond the tolerance (a
+    regression), ``ok`` within it either way, ``faster`` beyond it, ``new`` (absent from the
+    baseline), ``missing`` (in the baseline, not measured now: skipped or not selected)."""
+
+    SLOWER = "slower"
+    OK = "ok"
+    FASTER = "faster"
+    NEW = "new"
+    MISSING = "missing"
+
+
+@dataclass(frozen=True, slots=True)
+class RegressionEntry:
+    """One benchmark's comparison.
+
+    Attributes
+    ----------
+    name : str
+        Benchmark key (``"case/implementation"`` for bench reports).
+    baseline_s, current_s : float or None
+        Median seconds; None where the benchmark is absent.
+    ratio : float or None
+        ``current_s / baseline_s`` (> 1 is slower); None unless both exist.
+    status : RegressionStatus
+    """
+
+    name: str
+    baseline_s: float | None
+    current_s: float | None
+    ratio: float | None
+    status: RegressionStatus
+
+
+@dataclass(frozen=True, slots=True)
+class RegressionReport:
+    """The result of :func:`compare_to_baseline`, entries sorted by name.
+
+    Attributes
+    ----------
+    entries : tuple of RegressionEntry
+    tolerance : float
+        Allowed relative slowdown (0.2 = 20 %).
+    """
+
+    entries: tuple[RegressionEntry, ...]
+    tolerance: float
+
+    @property
+    def regressions(self) -> tuple[RegressionEntry, ...]:
+        """The ``slower`` entries, worst ratio first."""
+        slower = [e for e in self.entries if e.status is RegressionStatus.SLOWER]
+        return tuple(sorted(slower, key=lambda e: -(e.ratio or 0.0)))
+
+    @property
+    def has_regressions(self) -> bool:
+        """True when any benchmark is slower than the baseline beyond the tolerance."""
+        return bool(self.regressions)
+
+    def by_status(self, status: RegressionStatus) -> tuple[RegressionEntry, ...]:
+        """The entries with ``status``."""
+        return tuple(e for e in self.entries if e.status is status)
+
+    def format_text(self) -> str:
+        """A plain-text table, one line per benchmark, then a one-line verdict."""
+        width = max([len(e.name) for e in self.entries] + [9])
+        lines = [f"{'benchmark':<{width}}  {'baseline':>10}  {'current':>10}  {'ratio':>7}  status"]
+        for e in self.entries:
+            ratio = "-" if e.ratio is None else f"{e.ratio:.2f}x"
+            lines.append(
+                f"{e.name:<{width}}  {_fmt_s(e.baseline_s):>10}  {_fmt_s(e.current_s):>10}  "
+                f"{ratio:>7}  {e.status.value}"
+            )
+        n = len(self.regressions)
+        lines.append(
+            f"{n} regression(s) beyond {self.tolerance:.0%}"
+            if n
+            else f"no regression beyond {self.tolerance:.0%}"
+        )
+        return "\n".join(lines)
+
+
+def _fmt_s(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    for unit, scale in (("s", 1.0), ("ms", 1e-3), ("µs", 1e-6)):
+        if seconds >= scale:
+            return f"{seconds / scale:.3g} {unit}"
+    return f"{seconds * 1e9:.3g} ns"
+
+
+def _checked_seconds(name: str, value: float, which: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise TypeError(f"{which}[{name!r}]: expected seconds as a number, got {value!r}")
+    if not (math.isfinite(value) and value > 0):
+        raise ValueError(f"{which}[{name!r}]: expected positive finite seconds, got {value!r}")
+    return float(value)
+
+
+def _classify(ratio: float, tolerance: float) -> RegressionStatus:
+    if ratio > 1.0 + tolerance:
+        return RegressionStatus.SLOWER
+    if ratio < 1.0 - tolerance:
+        return RegressionStatus.FASTER
+    return RegressionStatus.OK
+
+
+def compare_to_baseline(
+    current: Mapping[str, float], baseline: Mapping[str, float], tolerance: float = 0.2
+) -> RegressionReport:
+    """Compare benchmark medians with a baseline.
+
+    A benchmark is ``slower`` when ``current / baseline > 1 + tolerance``, ``faster`` when
+    the ratio is below ``1 - tolerance``, ``ok`` in between; ``new`` and ``missing`` mark
+    names found on one side only (neither is a regression).
+
+    Parameters
+    ----------
+    current, baseline : mapping of str to float
+        Median seconds per benchmark name (see :func:`load_benchmark_json`).
+    tolerance : float, default 0.2
+        Allowed relative slowdown (0.2 = 20 %); see :func:`parse_tolerance` for "20%".
+
+    Returns
+    -------
+    RegressionReport
+
+    Raises
+    ------
+    ValueError
+        A negative or non-finite tolerance, or a time that is not positive and finite.
+    TypeError
+        A time that is not a number.
+    """
+    if not (math.isfinite(tolerance) and tolerance >= 0):
+        raise ValueError(f"tolerance must be a finite fraction >= 0 (0.2 = 20%), got {tolerance!r}")
+    entries = []
+    for name in sorted(set(current) | set(baseline)):
+        cur = _checked_seconds(name, current[name], "current") if name in current else None
+        base = _checked_seconds(name, baseline[name], "baseline") if name in baseline else None
+        if cur is None:
+            entries.append(RegressionEntry(name, base, None, None, RegressionStatus.MISSING))
+        elif base is None:
+            entries.append(RegressionEntry(name, None, cur, None, RegressionStatus.NEW))
+        else:
+            ratio = cur / base
+            entries.append(RegressionEntry(name, base, cur, ratio, _classify(ratio, tolerance)))
+    return RegressionReport(tuple(entries), float(tolerance))
+
+
+def parse_tolerance(text: str) -> float:
+    """Parse ``"20%"`` or ``"0.2"`` into the fraction 0.2.
+
+    Raises
+    ------
+    ValueError
+        Not a number, or negative.
+    """
+    raw = text.strip()
+    try:
+        value = float(raw[:-1]) / 100.0 if raw.endswith("%") else float(raw)
+    except ValueError:
+        raise ValueError(f"expected a tolerance like '20%' or '0.2', got {text!r}") from None
+    if not (math.isfinite(value) and value >= 0):
+        raise ValueError(f"expected a non-negative tolerance like '20%' or '0.2', got {text!r}")
+    return value
+
+
+def bench_report_medians(report: Mapping[str, Any]) -> dict[str, float]:
+    """Median seconds per ``"case/implementation"`` from a ``greekfire bench`` report.
+
+    Skipped rows are left out (they show up as ``missing`` against a baseline that has them).
+
+    Parameters
+    ----------
+    report : mapping
+        The report dict (``reports/bench.json``): ``cases[*].key`` and ``cases[*].rows[*]``
+        with ``key``, ``status`` and ``median_ms``.
+    """
+    medians: dict[str, float] = {}
+    for case in report["cases"]:
+        for row in case["rows"]:
+            if row.get("status") == "ok":
+                medians[f"{case['key']}/{row['key']}"] = float(row["median_ms"]) / 1e3
+    return medians
+
+
+def _is_flat(data: Mapping[str, Any]) -> bool:
+    return all(isinstance(v, int | float) and not isinstance(v, bool) for v in data.values())
+
+
+def load_benchmark_json(path: str | Path) -> dict[str, float]:
+    """Read benchmark medians (seconds) from either JSON shape.
+
+    - a flat object ``{"name": seconds, ...}``;
+    - a ``greekfire bench`` report (``reports/bench.json``): medians keyed
+      ``"case/implementation"``, e.g. ``"e_indicators/greekfire"`` (see
+      :func:`bench_report_medians`).
+
+    Raises
+    ------
+    ValueError
+        The JSON is neither shape.
+    """
+    data = json.loads(Path(path).read_text(encoding="utf-8"))
+    if isinstance(data, dict) and isinstance(data.get("cases"), list):
+        try:
+            return bench_report_medians(data)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ValueError(f"{path}: malformed bench report ({exc!r})") from exc
+    if isinstance(data, dict) and _is_flat(data):
+        return {str(k): float(v) for k, v in data.items()}
+    raise ValueError(
+        f"{path}: expected a flat {{name: seconds}} object or a greekfire bench report "
+        "(with 'cases'), got something else"
+    )
