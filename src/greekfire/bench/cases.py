@@ -24,6 +24,7 @@ from numpy.typing import NDArray
 from greekfire.bench import peers, subjects
 from greekfire.bench.contenders import Contender, Prepared, Results
 from greekfire.bench.harness import Batch, CaseSpec, Target
+from greekfire.bench.perf_cases import build_perf_cases
 from greekfire.bench.ta_cases import build_series_cases
 from greekfire.bench.workloads import (
     IVWorkload,
@@ -62,7 +63,8 @@ class Sizes:
     ``ta_bars`` is case (e)'s series length; ``ta_symbols`` x ``ta_history`` the block of
     cases (f) and (g) (g's states are built on the history); ``stats_symbols`` x
     ``stats_days`` case (h)'s returns; ``ta_loop_subsample`` the symbols pandas-ta-classic's
-    loop is timed on in case (f).
+    loop is timed on in case (f); ``cache_calls`` the hits per sample of case (i),
+    ``frame_rows`` case (j)'s frame, ``parallel_tasks`` case (k)'s items.
     """
 
     bsm: int
@@ -77,6 +79,9 @@ class Sizes:
     stats_symbols: int = 500
     stats_days: int = 2_520
     ta_loop_subsample: int = 25
+    cache_calls: int = 20_000
+    frame_rows: int = 100_000
+    parallel_tasks: int = 16
 
 
 FULL = Sizes(
@@ -106,6 +111,9 @@ QUICK_SIZES = Sizes(
     stats_symbols=20,
     stats_days=252,
     ta_loop_subsample=3,
+    cache_calls=2_000,
+    frame_rows=5_000,
+    parallel_tasks=4,
 )
 
 
@@ -327,7 +335,7 @@ def _compact(n: int) -> str:
 
 
 def build_cases(sizes: Sizes) -> list[CaseSpec[Any]]:
-    """Return cases (a) to (h) at the given sizes.
+    """Return cases (a) to (k) at the given sizes.
 
     Parameters
     ----------
@@ -376,7 +384,7 @@ def build_cases(sizes: Sizes) -> list[CaseSpec[Any]]:
         contenders=_american_contenders(sizes),
         check=check_american,
     )
-    return [bsm, big, iv, american, *build_series_cases(sizes)]
+    return [bsm, big, iv, american, *build_series_cases(sizes), *build_perf_cases(sizes)]
 
 
 def case_letter(spec: CaseSpec[Any]) -> str:
