@@ -1,6 +1,7 @@
 """The performance toolkit: domain-agnostic pieces any Python program can use.
 
-- ``cache``: SmartCache (TTL, LRU, memory bound, tags, stats) and ``@cached`` (single-flight);
+- ``cache``: SmartCache (TTL, LRU, memory bound, tags, stats); ``_memoize``: ``@cached``
+  (single-flight), re-exported by ``cache``;
   ``cache_redis``: the optional Redis second level.
 - ``parallel``: ParallelProcessor, one ``map`` over threads, processes or Dask.
 - ``memory``: ``optimize_dataframe`` and the MemoryOptimizer RSS watchdog.

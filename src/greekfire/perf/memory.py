@@ -662,6 +662,13 @@ class MemoryOptimizer:
         self._thread: threading.Thread | None = None
         self.last_error: Exception | None = None
 
+    def optimize_dataframe(
+        self, df: pd.DataFrame, **options: Any
+    ) -> tuple[pd.DataFrame, OptimizationReport]:
+        """:func:`optimize_dataframe` (the brief's ``memory_optimizer.optimize_dataframe``);
+        ``options`` are its keyword arguments."""
+        return optimize_dataframe(df, **options)
+
     def register(self, cache: Trimmable) -> Trimmable:
         """Add a cache to trim; returns it.
 

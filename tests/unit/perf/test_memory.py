@@ -731,3 +731,13 @@ def test_importing_the_module_pulls_in_no_other_greekfire_package_nor_numba() ->
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
     )
     assert result.stdout.strip() == "[]"
+
+
+def test_the_optimizer_object_optimises_dataframes_as_the_function_does() -> None:
+    frame = pd.DataFrame({"n": np.arange(100, dtype=np.int64), "s": ["a", "b"] * 50})
+    watchdog = MemoryOptimizer(gc_threshold_mb=1.0, rss=lambda: 0)
+    via_method, report = watchdog.optimize_dataframe(frame, categorical_threshold=0.5)
+    via_function, _ = optimize_dataframe(frame, categorical_threshold=0.5)
+    pd.testing.assert_frame_equal(via_method, via_function)
+    assert str(via_method["n"].dtype) == "uint8"
+    assert report.bytes_after < report.bytes_before
