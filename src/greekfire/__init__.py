@@ -30,6 +30,8 @@ _EXPORTS: dict[str, str] = {
     "kelly_fraction": "greekfire.analytics.performance",
     "Drawdown": "greekfire.analytics.performance",
     "IndicatorStream": "greekfire.analytics.indicators",
+    "PerformanceOptimizer": "greekfire.analytics.optimizer",
+    "cached": "greekfire.perf.cache",
     "OptionRight": "greekfire.domain.enums",
     "IVStatus": "greekfire.domain.enums",
 }
@@ -39,6 +41,7 @@ __all__ = ["__version__", *sorted(_EXPORTS)]
 if TYPE_CHECKING:
     from greekfire.analytics.american import american_greeks, american_price
     from greekfire.analytics.indicators import IndicatorStream, technical_indicators
+    from greekfire.analytics.optimizer import PerformanceOptimizer
     from greekfire.analytics.options import (
         IVResult,
         black76,
@@ -58,6 +61,7 @@ if TYPE_CHECKING:
         sortino_ratio,
     )
     from greekfire.domain.enums import IVStatus, OptionRight
+    from greekfire.perf.cache import cached
 
 
 def __getattr__(name: str) -> Any:

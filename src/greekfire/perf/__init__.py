@@ -44,7 +44,13 @@ _EXPORTS: dict[str, str] = {
 
 _DEFAULTS = ("smart_cache", "performance_monitor", "memory_optimizer")
 
-__all__ = ["memory_optimizer", "performance_monitor", "smart_cache", *sorted(_EXPORTS)]
+__all__ = [
+    "CacheTrimmer",
+    "memory_optimizer",
+    "performance_monitor",
+    "smart_cache",
+    *sorted(_EXPORTS),
+]
 
 if TYPE_CHECKING:
     from greekfire.perf.cache import CacheStats, SmartCache, cached
@@ -87,22 +93,31 @@ def _default(name: str) -> Any:
                 from greekfire.perf.memory import MemoryOptimizer
 
                 optimizer = MemoryOptimizer(gc_threshold_mb=2048.0)
-                optimizer.register(_CacheTrimmer(_made["smart_cache"]))
+                optimizer.register(CacheTrimmer(_made["smart_cache"]))
                 _made[name] = optimizer
         return _made[name]
 
 
-class _CacheTrimmer:
-    # Presents a SmartCache to the MemoryOptimizer (its Trimmable protocol): expired entries
-    # go first; when that is not enough, the whole cache (entries are recomputed on demand).
-    def __init__(self, cache: Any) -> None:
+class CacheTrimmer:
+    """Present a SmartCache to a MemoryOptimizer (its ``Trimmable`` protocol): expired entries
+    go first; when that frees too little, the whole cache (entries are recomputed on demand).
+
+    Parameters
+    ----------
+    cache : SmartCache
+        The cache to trim; its ``name`` names it in the watchdog's reports.
+    """
+
+    def __init__(self, cache: SmartCache) -> None:
         self._cache = cache
         self.name = str(cache.name)
 
     def current_bytes(self) -> int:
+        """The cache's estimated size in bytes."""
         return int(self._cache.stats().current_bytes)
 
     def trim(self, bytes_to_free: int) -> int:
+        """Free at least ``bytes_to_free`` if the cache holds that much; return bytes freed."""
         before = self.current_bytes()
         self._cache.purge_expired()
         if before - self.current_bytes() < bytes_to_free:

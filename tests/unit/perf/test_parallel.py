@@ -388,12 +388,12 @@ def test_maps_without_shared_reuse_one_process_pool_until_close() -> None:
     try:
         first = set(processor.map(worker_pid, range(8)).values)
         second = set(processor.map(worker_pid, range(8)).values)
-        assert first == second  # the same worker processes served both maps
+        assert second <= first  # only the first map's worker processes served the second
         assert len(first) <= 2
         assert os.getpid() not in first
         # A map with a shared value gets a pool of its own and leaves the persistent one alone.
         assert processor.map(add_one_shared, range(3), shared=10).values == [10, 11, 12]
-        assert set(processor.map(worker_pid, range(8)).values) == first
+        assert set(processor.map(worker_pid, range(8)).values) <= first
     finally:
         processor.close()
     assert [p.name for p in multiprocessing.active_children() if "PoolWorker" in p.name] == []
