@@ -3,6 +3,9 @@
 ``run_bench(out_dir)`` is what the CLI calls; ``quick=True`` shrinks every size for a smoke
 test (seconds instead of minutes; its numbers are not worth quoting); ``cases=["e", "f"]``
 runs only those cases (and skips the first-call measurements unless ``kernels`` asks).
+Besides ``bench.json`` and ``bench.md`` it writes the brief's report files
+(``brief.write_brief_reports``). ``progress`` gets a message per step; ``events`` gets a
+``BenchEvent`` (steps done of the total) per step, for a progress bar.
 """
 
 from __future__ import annotations
@@ -11,10 +14,12 @@ import shlex
 import sys
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from greekfire.bench.brief import write_brief_reports
 from greekfire.bench.cases import FULL, QUICK_SIZES, Sizes, build_cases, select_cases
 from greekfire.bench.firstcall import ALL_KERNELS, KernelSpec, measure_first_calls
 from greekfire.bench.harness import CaseSpec, Policies, run_case
@@ -22,9 +27,52 @@ from greekfire.bench.machine import describe_machine
 from greekfire.bench.report import SCHEMA_VERSION, write_report
 from greekfire.bench.timing import FAST, QUICK, SLOW, RepeatPolicy
 
-__all__ = ["FULL_POLICIES", "QUICK_POLICIES", "assemble_report", "method_notes", "run_bench"]
+__all__ = [
+    "FULL_POLICIES",
+    "QUICK_POLICIES",
+    "BenchEvent",
+    "assemble_report",
+    "method_notes",
+    "run_bench",
+]
 
 Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True, slots=True)
+class BenchEvent:
+    """Where a run stands: ``completed`` of ``total`` steps done, ``description`` starts now.
+
+    A step is a case's workload, each contender of each case, each first-call kernel and
+    the writing of the reports; the last event has ``completed == total``.
+    """
+
+    completed: int
+    total: int
+    description: str
+
+
+Events = Callable[[BenchEvent], None]
+
+
+class _Steps:
+    # One step per progress message (the harness says one per workload and per contender,
+    # firstcall one per kernel): forwards the message and emits the structured event.
+    def __init__(self, total: int, progress: Progress | None, events: Events | None) -> None:
+        self.total, self.started = total, 0
+        self.progress, self.events = progress, events
+
+    def __call__(self, message: str) -> None:
+        if self.progress is not None:
+            self.progress(message)
+        if self.events is not None:
+            self.events(BenchEvent(min(self.started, self.total - 1), self.total, message))
+        self.started += 1
+
+    def finish(self) -> None:
+        if self.events is not None:
+            self.events(BenchEvent(self.total, self.total, "done"))
+
 
 FULL_POLICIES = Policies(fast=FAST, slow=SLOW)
 QUICK_POLICIES = Policies(fast=QUICK, slow=QUICK)
@@ -140,8 +188,14 @@ def run_bench(
     specs: Sequence[CaseSpec[Any]] | None = None,
     kernels: Sequence[KernelSpec] | None = None,
     cases: Sequence[str] | None = None,
+    events: Events | None = None,
 ) -> dict[str, Any]:
-    """Run the benchmark suite and write ``bench.json`` and ``bench.md`` into ``out_dir``.
+    """Run the benchmark suite and write its report files into ``out_dir``.
+
+    The files: ``bench.json`` and ``bench.md`` (every case), and the brief's report
+    (``brief.write_brief_reports``: ``performance_optimization_report.json``,
+    ``performance_validation_results.json``, ``performance_summary.md``,
+    ``performance_chart.png``).
 
     Parameters
     ----------
@@ -161,6 +215,9 @@ def run_bench(
         to skip.
     cases : sequence of str, optional
         Run only these cases: letters (``"e"``) or keys, e.g. ``["e", "f", "g", "h"]``.
+    events : callable, optional
+        Called with a ``BenchEvent`` as each step starts, and once at the end with
+        ``completed == total`` (drives ``bench.progress.progress_bar``).
 
     Returns
     -------
@@ -178,10 +235,11 @@ def run_bench(
     chosen = build_cases(sizes) if specs is None else list(specs)
     if cases is not None:
         chosen = select_cases(chosen, cases)
-    results = [run_case(spec, policies, progress) for spec in chosen]
     if kernels is None:
         kernels = () if cases is not None else ALL_KERNELS[:1] if quick else ALL_KERNELS
-    first_call = measure_first_calls(kernels, progress)
+    steps = _Steps(sum(1 + len(s.contenders) for s in chosen) + len(kernels) + 1, progress, events)
+    results = [run_case(spec, policies, steps) for spec in chosen]
+    first_call = measure_first_calls(kernels, steps)
     report = assemble_report(
         results,
         first_call,
@@ -190,5 +248,8 @@ def run_bench(
         method=method_notes(policies, sizes),
         duration_s=time.perf_counter() - start,
     )
+    steps("writing reports")
     write_report(report, out_dir)
+    write_brief_reports(report, out_dir)
+    steps.finish()
     return report

@@ -453,6 +453,7 @@ def bench_command(
     ] = None,
 ) -> None:
     """Run the benchmark suite (greekfire vs peers) and print the summary."""
+    from greekfire.bench.progress import progress_bar
     from greekfire.bench.report import render_summary
     from greekfire.bench.runner import run_bench
     from greekfire.perf.monitor import (
@@ -485,7 +486,10 @@ def bench_command(
             select_cases(build_cases(FULL), selection["cases"])
         except ValueError as exc:
             raise typer.BadParameter(str(exc), param_hint="'--cases'") from None
-    report = run_bench(out, quick=quick, **selection)
+    with progress_bar() as on_event:  # None when stderr is no terminal: no bar to feed
+        if on_event is not None:
+            selection["events"] = on_event
+        report = run_bench(out, quick=quick, **selection)
     console = Console()
     console.print(render_summary(report))
     if baseline is not None:

@@ -110,3 +110,27 @@ def test_machine_description_has_cpu_ram_and_versions() -> None:
     assert desc["packages"]["greekfire"]
     assert desc["python"].count(".") == 2
     assert desc["ram_gib"] is None or desc["ram_gib"] > 0
+
+
+def test_run_bench_reports_structured_progress_and_the_brief_files(tmp_path: Path) -> None:
+    from greekfire.bench.brief import CHART_NAME, REPORT_NAME, SUMMARY_NAME, VALIDATION_NAME
+    from greekfire.bench.runner import BenchEvent
+
+    events: list[BenchEvent] = []
+    messages: list[str] = []
+    run_bench(
+        tmp_path,
+        quick=True,
+        command="c",
+        progress=messages.append,
+        events=events.append,
+        specs=[_stand_in_case(), _stand_in_case()],
+        kernels=(),
+    )
+    # Two cases of one contender: 2 x (workload + contender) + writing the reports.
+    assert {e.total for e in events} == {5}
+    assert [e.completed for e in events] == [0, 1, 2, 3, 4, 5]
+    assert events[-1].description == "done"
+    assert messages[:2] == ["stand_in: building workload", "stand_in: numpy"]
+    for name in (REPORT_NAME, VALIDATION_NAME, SUMMARY_NAME, CHART_NAME):
+        assert (tmp_path / name).is_file(), name
