@@ -364,7 +364,17 @@ def test_threads_interrupt_cancels_queued_chunks_without_waiting_for_running_one
         gate.set()
 
 
+def _pool_worker_pids() -> set[int]:
+    return {p.pid for p in multiprocessing.active_children() if "PoolWorker" in p.name if p.pid}
+
+
+def _new_pool_workers(before: set[int]) -> list[int]:
+    # Pool workers started since ``before`` and still alive (other tests' pools may live on).
+    return sorted(_pool_worker_pids() - before)
+
+
 def test_processes_interrupt_terminates_the_pool(monkeypatch: pytest.MonkeyPatch) -> None:
+    before = _pool_worker_pids()
     futures: list[Any] = []
 
     def interrupted(self: Any, pending: list[Any]) -> Iterator[Any]:
@@ -376,7 +386,7 @@ def test_processes_interrupt_terminates_the_pool(monkeypatch: pytest.MonkeyPatch
         parallel_map_processes(long_task, range(6), chunksize=1, max_workers=2)
     assert len(futures) == 6
     assert all(future.cancelled() for future in futures)
-    assert [p.name for p in multiprocessing.active_children() if "PoolWorker" in p.name] == []
+    assert _new_pool_workers(before) == []
 
 
 def worker_pid(x: int) -> int:
@@ -384,6 +394,7 @@ def worker_pid(x: int) -> int:
 
 
 def test_maps_without_shared_reuse_one_process_pool_until_close() -> None:
+    before = _pool_worker_pids()
     processor = ParallelProcessor("processes", max_workers=2, chunksize=1)
     try:
         first = set(processor.map(worker_pid, range(8)).values)
@@ -396,7 +407,7 @@ def test_maps_without_shared_reuse_one_process_pool_until_close() -> None:
         assert set(processor.map(worker_pid, range(8)).values) <= first
     finally:
         processor.close()
-    assert [p.name for p in multiprocessing.active_children() if "PoolWorker" in p.name] == []
+    assert _new_pool_workers(before) == []
 
 
 def test_an_interrupted_persistent_pool_is_replaced_by_the_next_map(
