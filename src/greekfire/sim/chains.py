@@ -6,7 +6,8 @@ Expiries
     Weeklies on each of the next ``weeklies`` Fridays and monthlies on the third Friday of each
     of the next ``monthlies`` months (:class:`ExpirySchedule`); an expiry Friday that is not a
     trading day moves back to the previous trading day (Good Friday -> Thursday), as decided by
-    the ``is_trading_day`` callable (weekdays only by default; plug the exchange calendar in).
+    the ``is_trading_day`` callable (by default the NYSE calendar,
+    :func:`greekfire.sim.calendar.is_trading_day`; pass :func:`is_weekday` for weekdays only).
     An option expires at the 16:00 New York close of its expiry date; time to expiry is
     calendar time, ACT/365 (``t_years``), matching the theta units of ``greekfire.greeks``.
 Strikes
@@ -57,6 +58,7 @@ import pandas as pd
 from greekfire.analytics.options import DAYS_PER_YEAR, greeks
 from greekfire.domain.enums import OptionRight
 from greekfire.domain.market import CHAIN_COLUMNS
+from greekfire.sim.calendar import is_trading_day as nyse_is_trading_day
 from greekfire.sim.occ import format_occ
 from greekfire.sim.surface import VolSurface
 
@@ -93,7 +95,7 @@ _MONTHLY_OI_FACTOR: Final = 3.0
 
 
 def is_weekday(day: date) -> bool:
-    """The default trading calendar: Monday to Friday, no holidays."""
+    """A holiday-free trading calendar: Monday to Friday (the default is the NYSE calendar)."""
     return day.weekday() < 5
 
 
@@ -179,7 +181,7 @@ def listed_expiries(
     valuation_ts: Any,
     schedule: ExpirySchedule | None = None,
     *,
-    is_trading_day: TradingDayFn = is_weekday,
+    is_trading_day: TradingDayFn = nyse_is_trading_day,
 ) -> list[ListedExpiry]:
     """The expiries listed at ``valuation_ts``: weeklies and monthlies still trading, sorted.
 
@@ -189,9 +191,10 @@ def listed_expiries(
         The valuation instant; expiries whose 16:00 New York close is not after it are skipped.
     schedule : ExpirySchedule, optional
         How many weeklies and monthlies; default ``ExpirySchedule()`` (4 and 6).
-    is_trading_day : callable ``date -> bool``, default :func:`is_weekday`
-        The exchange calendar. A Friday expiry that is not a trading day moves to the previous
-        trading day (Good Friday 2024-03-29 -> Thursday 2024-03-28).
+    is_trading_day : callable ``date -> bool``, default the NYSE calendar
+        The exchange calendar (default :func:`greekfire.sim.calendar.is_trading_day`; pass
+        :func:`is_weekday` to ignore holidays). A Friday expiry that is not a trading day
+        moves to the previous trading day (Good Friday 2024-03-29 -> Thursday 2024-03-28).
 
     Returns
     -------
@@ -462,7 +465,7 @@ def option_chain(
     expiries: ExpirySchedule | Sequence[date] | None = None,
     strikes_per_expiry: int = 41,
     seed: int = 0,
-    is_trading_day: TradingDayFn = is_weekday,
+    is_trading_day: TradingDayFn = nyse_is_trading_day,
     spreads: SpreadModel | None = None,
     expiry_range: tuple[date | None, date | None] | None = None,
     strike_range: tuple[float | None, float | None] | None = None,
@@ -491,8 +494,10 @@ def option_chain(
         Most strikes listed per expiry (each with a call and a put), >= 1.
     seed : int, default 0
         Seed of last/volume/open_interest, >= 0.
-    is_trading_day : callable ``date -> bool``, default :func:`is_weekday`
-        Exchange calendar used to move holiday expiries back.
+    is_trading_day : callable ``date -> bool``, default the NYSE calendar
+        Exchange calendar used to move holiday expiries back (default
+        :func:`greekfire.sim.calendar.is_trading_day`: Good Friday -> Thursday; pass
+        :func:`is_weekday` to ignore holidays).
     spreads : SpreadModel, optional
         Bid/ask width model; default ``SpreadModel()``.
     expiry_range : (date or None, date or None), optional
@@ -522,7 +527,7 @@ def option_chain(
     --------
     >>> chain = option_chain("SPY", 450.0, "2024-03-25 14:30Z", rate=0.05, dividend_yield=0.013)
     >>> chain.loc[0, "contract"]
-    'SPY240329C00425000'
+    'SPY240328C00430000'
     """
     spot = _check_positive("spot", spot)
     start = _utc_timestamp(valuation_ts)

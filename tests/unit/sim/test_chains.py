@@ -18,6 +18,7 @@ from greekfire.sim.chains import (
     ExpirySchedule,
     SpreadModel,
     expiry_close,
+    is_weekday,
     listed_expiries,
     option_chain,
     quote_prices,
@@ -219,7 +220,9 @@ def test_same_seed_same_chain_other_seed_other_activity(chain: pd.DataFrame) -> 
 
 
 def test_weeklies_are_fridays_and_monthlies_third_fridays() -> None:
-    listed = listed_expiries(VALUATION, ExpirySchedule(weeklies=6, monthlies=8))
+    # Weekdays only: no holiday moves an expiry off its Friday (2024-03-29 is Good Friday).
+    schedule = ExpirySchedule(weeklies=6, monthlies=8)
+    listed = listed_expiries(VALUATION, schedule, is_trading_day=is_weekday)
     weeklies = [e.expiry for e in listed if not e.monthly]
     monthlies = [e.expiry for e in listed if e.monthly]
     assert all(day.weekday() == 4 for day in weeklies + monthlies)
@@ -234,14 +237,26 @@ def test_weeklies_are_fridays_and_monthlies_third_fridays() -> None:
 
 
 def test_good_friday_expiry_moves_to_thursday_when_the_calendar_says_so() -> None:
-    default = [e.expiry for e in listed_expiries(VALUATION)]
+    weekdays = [e.expiry for e in listed_expiries(VALUATION, is_trading_day=is_weekday)]
     shifted = [e.expiry for e in listed_expiries(VALUATION, is_trading_day=_no_good_friday)]
-    assert GOOD_FRIDAY in default
+    assert GOOD_FRIDAY in weekdays
     assert GOOD_FRIDAY not in shifted
     assert date(2024, 3, 28) in shifted
     chain = _chain(is_trading_day=_no_good_friday, expiries=ExpirySchedule(1, 0))
     assert set(chain["expiry"]) == {pd.Timestamp("2024-03-28", tz="UTC")}
     assert chain["contract"].str.startswith("SPY240328").all()
+
+
+def test_the_default_calendar_is_the_nyse_one() -> None:
+    # Good Friday 2024-03-29 is an NYSE holiday: its weekly rolls back to Thursday by default.
+    default = [e.expiry for e in listed_expiries(VALUATION, ExpirySchedule(weeklies=2))]
+    assert GOOD_FRIDAY not in default
+    assert default[:2] == [date(2024, 3, 28), date(2024, 4, 5)]
+    chain = _chain(expiries=ExpirySchedule(1, 0))
+    assert set(chain["expiry"]) == {pd.Timestamp("2024-03-28", tz="UTC")}
+    assert set(_chain(expiries=[GOOD_FRIDAY], strikes_per_expiry=1)["expiry"].dt.date) == {
+        GOOD_FRIDAY
+    }  # an explicit expiry is listed as given
 
 
 def test_expiries_already_closed_are_not_listed() -> None:
