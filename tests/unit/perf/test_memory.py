@@ -13,6 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from greekfire.bench.perf_cases import brief_frame as bench_brief_frame
 from greekfire.perf import memory
 from greekfire.perf.memory import (
     ColumnStatus,
@@ -30,29 +31,9 @@ PRICES = ["open", "high", "low", "close"]
 MIB = 1 << 20
 
 
-def brief_frame(seed: int = 7) -> pd.DataFrame:
-    """The brief's 100,000-row bar frame: 2,000 minutes x 50 symbols, 2-decimal OHLC."""
-    rng = np.random.default_rng(seed)
-    minutes = pd.date_range("2024-01-02 14:30", periods=MINUTES, freq="min")
-    symbols = np.array([f"SYM{i:02d}" for i in range(SYMBOLS)], dtype=object)
-    base = rng.uniform(5.0, 500.0, ROWS)
-    close = np.clip(base * rng.normal(1.0, 0.002, ROWS), 5.0, 500.0)
-    high = np.minimum(np.maximum(base, close) + rng.uniform(0.0, 0.5, ROWS), 500.0)
-    low = np.maximum(np.minimum(base, close) - rng.uniform(0.0, 0.5, ROWS), 5.0)
-    side = np.where(rng.random(ROWS) < 0.5, "buy", "sell").astype(object)
-    return pd.DataFrame(
-        {
-            "timestamp": np.repeat(minutes.to_numpy(), SYMBOLS),
-            # explicit object dtype: pandas 3 would otherwise infer its pyarrow ``str``
-            "symbol": pd.Series(np.tile(symbols, MINUTES), dtype=object),
-            "open": np.round(base, 2),
-            "high": np.round(high, 2),
-            "low": np.round(low, 2),
-            "close": np.round(close, 2),
-            "volume": rng.integers(100, 10_000_000, ROWS, dtype=np.int64),
-            "side": pd.Series(side, dtype=object),
-        }
-    )
+def brief_frame() -> pd.DataFrame:
+    # The same frame as the benchmark's case (j): one definition of the brief's data.
+    return bench_brief_frame(ROWS, SYMBOLS)
 
 
 @pytest.fixture(scope="module")
@@ -93,8 +74,8 @@ def test_fixture_is_the_brief_frame(bars: pd.DataFrame) -> None:
     assert bars["side"].dtype == object
     assert bars["volume"].max() < 10_000_000
     prices = bars[PRICES].to_numpy()
-    assert prices.min() >= 5.0
-    assert prices.max() <= 500.0
+    assert prices.min() >= 1.0
+    assert prices.max() <= 1_000.0  # a random walk from 5-500 over 2,000 minutes
     assert (np.round(prices, 2) == prices).all()
     # 2-decimal prices are not float32 values: the default mode must keep them float64
     assert (prices.astype(np.float32).astype(np.float64) != prices).mean() > 0.9
@@ -164,7 +145,7 @@ def test_report_contents_on_the_brief_frame(bars: pd.DataFrame) -> None:
         "note",
     ]
     rows = table.set_index("column")
-    assert rows.loc["timestamp", "old_dtype"] == "datetime64[us]"
+    assert rows.loc["timestamp", "old_dtype"] == "datetime64[us, UTC]"
     assert rows.loc["timestamp", "bytes_after"] == ROWS * 2 + MINUTES * 8
     assert rows.loc["volume", ["old_dtype", "new_dtype", "status"]].tolist() == [
         "int64",
