@@ -51,8 +51,10 @@ other type is refused with ``TypeError``. A hit returns a copy of the stored arr
 tuples and frames, so a caller mutating a result cannot corrupt the cache. Entries carry the
 tags ``"calc"`` and ``"calc:<name>"`` (``cache.invalidate_tag("calc:greeks")``).
 
-Not here yet: the brief's ``optimize_data_fetching(symbols)`` (its async data pipeline)
-arrives with the market-data issue.
+Data fetching. ``optimize_data_fetching(symbols)`` is the brief's entry point to its async
+data pipeline: it awaits ``pipeline.fetch_multiple_symbols_async(symbols)`` (normally a
+``greekfire.data.pipeline.AsyncDataPipeline``, given at construction; this layer does not
+import the data package) inside ``monitor.timed("fetch")``.
 """
 
 from __future__ import annotations
@@ -66,15 +68,16 @@ import math
 import struct
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from types import TracebackType
-from typing import Any, Final
+from typing import Any, Final, Protocol
 
 import numpy as np
 import pandas as pd
 
 # The process-wide defaults, built on first access and already wired to each other.
 import greekfire.perf as _perf
+from greekfire.errors import ConfigError
 from greekfire.perf import CacheTrimmer
 from greekfire.perf.cache import SmartCache
 from greekfire.perf.memory import MemoryOptimizer, OptimizationReport, TrimReport
@@ -82,7 +85,7 @@ from greekfire.perf.memory import optimize_dataframe as _optimize_dataframe
 from greekfire.perf.monitor import PerformanceMonitor
 from greekfire.perf.parallel import ParallelProcessor
 
-__all__ = ["BUILTIN_CALCULATIONS", "PerformanceOptimizer"]
+__all__ = ["BUILTIN_CALCULATIONS", "PerformanceOptimizer", "SymbolsFetcher"]
 
 BUILTIN_CALCULATIONS: Final[Mapping[str, str]] = {
     "american": "greekfire.analytics.american:american_price",
@@ -113,6 +116,14 @@ _REGISTRATIONS = itertools.count(1)
 _ISOLATED_NAMES = itertools.count(1)
 
 Calculation = Callable[..., Any]
+
+
+class SymbolsFetcher(Protocol):
+    """What :meth:`PerformanceOptimizer.optimize_data_fetching` needs (``AsyncDataPipeline``)."""
+
+    async def fetch_multiple_symbols_async(self, symbols: Sequence[str], **kwargs: Any) -> Any:
+        """Fetch bars of ``symbols``."""
+        ...
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -166,6 +177,8 @@ class PerformanceOptimizer:
         given, instead of sharing the process-wide defaults.
     clock : callable, default time.perf_counter
         Monotonic seconds for the calculation tally; inject a fake one in tests.
+    pipeline : object with ``fetch_multiple_symbols_async``, optional
+        What :meth:`optimize_data_fetching` calls (an ``AsyncDataPipeline``).
 
     Examples
     --------
@@ -186,6 +199,7 @@ class PerformanceOptimizer:
         processor: ParallelProcessor | None = None,
         isolated: bool = False,
         clock: Callable[[], float] = time.perf_counter,
+        pipeline: SymbolsFetcher | None = None,
     ) -> None:
         _check_component("cache", cache, SmartCache)
         _check_component("monitor", monitor, PerformanceMonitor)
@@ -195,6 +209,14 @@ class PerformanceOptimizer:
             raise TypeError(f"isolated: expected a bool, got {isolated!r}")
         if not callable(clock):
             raise TypeError(f"clock: expected a callable returning seconds, got {clock!r}")
+        if pipeline is not None and not callable(
+            getattr(pipeline, "fetch_multiple_symbols_async", None)
+        ):
+            raise TypeError(
+                "pipeline: expected an object with fetch_multiple_symbols_async (an "
+                f"AsyncDataPipeline), got {type(pipeline).__name__}"
+            )
+        self.pipeline = pipeline
         self._clock = clock
         self._lock = threading.Lock()
         self._owned: list[Callable[[], None]] = []  # close() hooks of what this optimizer built
@@ -408,6 +430,36 @@ class PerformanceOptimizer:
             if hit is not None:
                 tally.cache_hits += hit
                 tally.cache_misses += not hit
+
+    # -- data ------------------------------------------------------------------------------
+
+    async def optimize_data_fetching(self, symbols: Sequence[str], **kwargs: Any) -> Any:
+        """Fetch ``symbols`` through the pipeline, timed as the ``fetch`` phase.
+
+        Parameters
+        ----------
+        symbols : sequence of str
+        **kwargs
+            Passed on (``lookback``, ``timeframe`` for an ``AsyncDataPipeline``).
+
+        Returns
+        -------
+        Whatever the pipeline returns (an ``AsyncDataPipeline`` gives a ``FetchResult``:
+        ``data`` and ``failures`` per symbol).
+
+        Raises
+        ------
+        ConfigError
+            No pipeline was given to the optimizer.
+        """
+        if self.pipeline is None:
+            raise ConfigError(
+                "pipeline",
+                "optimize_data_fetching needs a pipeline: PerformanceOptimizer(pipeline="
+                "AsyncDataPipeline(provider))",
+            )
+        with self._monitor.timed("fetch"):
+            return await self.pipeline.fetch_multiple_symbols_async(symbols, **kwargs)
 
     # -- memory ----------------------------------------------------------------------------
 

@@ -23,6 +23,7 @@ from numpy.typing import NDArray
 
 from greekfire.bench import peers, subjects
 from greekfire.bench.contenders import Contender, Prepared, Results
+from greekfire.bench.data_cases import build_data_cases
 from greekfire.bench.harness import Batch, CaseSpec, Target
 from greekfire.bench.perf_cases import build_perf_cases
 from greekfire.bench.ta_cases import build_series_cases
@@ -64,7 +65,8 @@ class Sizes:
     cases (f) and (g) (g's states are built on the history); ``stats_symbols`` x
     ``stats_days`` case (h)'s returns; ``ta_loop_subsample`` the symbols pandas-ta-classic's
     loop is timed on in case (f); ``cache_calls`` the hits per sample of case (i),
-    ``frame_rows`` case (j)'s frame, ``parallel_tasks`` case (k)'s items.
+    ``frame_rows`` case (j)'s frame, ``parallel_tasks`` case (k)'s items, ``fetch_symbols``
+    case (m)'s symbols.
     """
 
     bsm: int
@@ -82,6 +84,7 @@ class Sizes:
     cache_calls: int = 20_000
     frame_rows: int = 100_000
     parallel_tasks: int = 16
+    fetch_symbols: int = 500
 
 
 FULL = Sizes(
@@ -114,6 +117,7 @@ QUICK_SIZES = Sizes(
     cache_calls=2_000,
     frame_rows=5_000,
     parallel_tasks=4,
+    fetch_symbols=50,
 )
 
 
@@ -335,7 +339,7 @@ def _compact(n: int) -> str:
 
 
 def build_cases(sizes: Sizes) -> list[CaseSpec[Any]]:
-    """Return cases (a) to (k) at the given sizes.
+    """Return cases (a) to (n) at the given sizes.
 
     Parameters
     ----------
@@ -384,7 +388,15 @@ def build_cases(sizes: Sizes) -> list[CaseSpec[Any]]:
         contenders=_american_contenders(sizes),
         check=check_american,
     )
-    return [bsm, big, iv, american, *build_series_cases(sizes), *build_perf_cases(sizes)]
+    return [
+        bsm,
+        big,
+        iv,
+        american,
+        *build_series_cases(sizes),
+        *build_perf_cases(sizes),
+        *build_data_cases(sizes),
+    ]
 
 
 def case_letter(spec: CaseSpec[Any]) -> str:

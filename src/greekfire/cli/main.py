@@ -1,4 +1,4 @@
-"""The ``greekfire`` command: ``price``, ``iv``, ``chain`` and ``bench``.
+"""The ``greekfire`` command: ``price``, ``iv``, ``chain``, ``bench`` and ``serve-market``.
 
 Exit codes: 0 success; 1 unexpected error; 2 bad input (an invalid option value, a usage error,
 ``greekfire.errors.ConfigError``); 130 interrupted. Errors print one red line on stderr that
@@ -497,6 +497,157 @@ def bench_command(
         console.print(comparison.format_text(), markup=False, highlight=False)
         if fail_over is not None and comparison.has_regressions:
             raise typer.Exit(code=1)
+
+
+_SERVE_FIELD_OPTIONS = {
+    "host": "--host",
+    "port": "--port",
+    "seed": "--seed",
+    "symbols": "--symbols",
+    "universe": "--universe",
+    "key_id": "--key",
+    "secret_key": "--secret",
+    "start": "--start",
+    "speed": "--speed",
+    "faults.latency_ms": "--latency-ms",
+    "faults.jitter_ms": "--jitter-ms",
+    "faults.rate_limit_rps": "--rate-limit",
+    "faults.error_rate": "--error-rate",
+    "faults.hang_rate": "--hang-rate",
+    "faults.malformed_rate": "--malformed-rate",
+    "faults.truncate_rate": "--truncate-rate",
+    "faults.drop_rate": "--drop-rate",
+    "faults.seed": "--fault-seed",
+}
+
+
+@app.command("serve-market")
+def serve_market_command(
+    *,
+    host: Annotated[str | None, typer.Option(help="Interface to listen on [127.0.0.1].")] = None,
+    port: Annotated[int | None, typer.Option(help="TCP port; 0 picks a free one [0].")] = None,
+    seed: Annotated[int | None, typer.Option(help="Seed of the synthetic market [0].")] = None,
+    symbols: Annotated[
+        str | None, typer.Option(help="The universe, comma-separated (e.g. SPY,AAPL).")
+    ] = None,
+    universe: Annotated[
+        int | None, typer.Option(help="Add generated tickers up to this many symbols.")
+    ] = None,
+    config: Annotated[
+        Path | None,
+        typer.Option("--config", help="A TOML config file; the flags override it.", dir_okay=False),
+    ] = None,
+    key: Annotated[str | None, typer.Option(help="Expected APCA-API-KEY-ID [greekfire].")] = None,
+    secret: Annotated[
+        str | None, typer.Option(help="Expected APCA-API-SECRET-KEY [greekfire].")
+    ] = None,
+    no_auth: Annotated[bool, typer.Option("--no-auth", help="Accept any request.")] = False,
+    speed: Annotated[
+        float | None,
+        typer.Option(
+            help="Simulated seconds per second; 0 freezes the clock [1].", parser=_finite_number
+        ),
+    ] = None,
+    start: Annotated[
+        str | None, typer.Option(help="Simulated start time, RFC 3339 (default: now).")
+    ] = None,
+    latency_ms: Annotated[
+        float | None, typer.Option(help="Injected latency, ms.", parser=_finite_number)
+    ] = None,
+    jitter_ms: Annotated[
+        float | None, typer.Option(help="Uniform extra latency, ms.", parser=_finite_number)
+    ] = None,
+    rate_limit: Annotated[
+        float | None,
+        typer.Option(help="Requests per second before 429s (token bucket).", parser=_finite_number),
+    ] = None,
+    error_rate: Annotated[
+        float | None, typer.Option(help="Share of 5xx answers.", parser=_finite_number)
+    ] = None,
+    hang_rate: Annotated[
+        float | None, typer.Option(help="Share of requests never answered.", parser=_finite_number)
+    ] = None,
+    malformed_rate: Annotated[
+        float | None, typer.Option(help="Share of invalid JSON answers.", parser=_finite_number)
+    ] = None,
+    truncate_rate: Annotated[
+        float | None, typer.Option(help="Share of truncated bodies.", parser=_finite_number)
+    ] = None,
+    drop_rate: Annotated[
+        float | None,
+        typer.Option(help="Share of connections closed unanswered.", parser=_finite_number),
+    ] = None,
+    fault_seed: Annotated[int | None, typer.Option(help="Seed of the fault sequence.")] = None,
+    no_gzip: Annotated[bool, typer.Option("--no-gzip", help="Never compress answers.")] = False,
+    warm: Annotated[
+        bool, typer.Option("--warm", help="Encode every symbol's daily bars before serving.")
+    ] = False,
+) -> None:
+    """Serve the synthetic market through Alpaca's REST API, with fault injection."""
+    import contextlib
+    import dataclasses
+
+    from greekfire.exchange.config import ExchangeConfig
+    from greekfire.exchange.server import serve
+
+    values: dict[str, Any] = {
+        "host": host,
+        "port": port,
+        "seed": seed,
+        "symbols": symbols,
+        "universe": universe,
+        "key_id": key,
+        "secret_key": secret,
+        "speed": speed,
+        "start": start,
+    }
+    faults: dict[str, Any] = {
+        "latency_ms": latency_ms,
+        "jitter_ms": jitter_ms,
+        "rate_limit_rps": rate_limit,
+        "error_rate": error_rate,
+        "hang_rate": hang_rate,
+        "malformed_rate": malformed_rate,
+        "truncate_rate": truncate_rate,
+        "drop_rate": drop_rate,
+        "seed": fault_seed,
+    }
+    try:
+        base = ExchangeConfig.from_toml(config) if config is not None else ExchangeConfig()
+        changes = {k: v for k, v in values.items() if v is not None}
+        if no_auth:
+            changes.update(key_id=None, secret_key=None)
+        if no_gzip:
+            changes["gzip"] = False
+        if warm:
+            changes["warm"] = True
+        fault_changes = {k: v for k, v in faults.items() if v is not None}
+        if fault_changes:
+            changes["faults"] = dataclasses.replace(base.faults, **fault_changes)
+        settings = base.replace(**changes)
+    except ConfigError as exc:
+        option = _SERVE_FIELD_OPTIONS.get(exc.field)
+        if option is None:
+            raise
+        raise typer.BadParameter(str(exc), param_hint=f"'{option}'") from None
+
+    def announce(url: str) -> None:
+        lines = [
+            f"greekfire serve-market: serving {len(settings.universe_symbols)} symbols at {url}",
+            f"  APCA_API_BASE_URL={url}",
+            f"  APCA_API_DATA_URL={url}",
+        ]
+        if settings.key_id is not None:
+            lines.append(
+                f"  APCA_API_KEY_ID={settings.key_id}  APCA_API_SECRET_KEY=<as configured>"
+            )
+        else:
+            lines.append("  auth: off (any key is accepted)")
+        lines.append("  Ctrl-C stops the server.")
+        typer.echo("\n".join(lines))
+
+    with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C is how this command ends: exit 0
+        serve(settings, announce=announce)
 
 
 def run() -> None:

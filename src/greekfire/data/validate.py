@@ -35,8 +35,10 @@ Strict mode
 from __future__ import annotations
 
 import difflib
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -44,6 +46,7 @@ import pandas as pd
 
 from greekfire.domain.market import BAR_COLUMNS, BAR_OPTIONAL_COLUMNS
 from greekfire.errors import DataQualityError
+from greekfire.kernels.barcheck import bars_all_clean
 
 __all__ = ["REJECTED_COLUMNS", "BarReport", "BarValidationError", "validate_bars"]
 
@@ -236,6 +239,9 @@ def validate_bars(
     """
     raw_index = _check_shape(frame)
     rows = _row_numbers(source_rows, len(frame))
+    fast = _all_clean(frame, raw_index, source, symbol)
+    if fast is not None:
+        return fast
     issues = _Issues()
     index = _utc_index(raw_index, tz, issues)
     stamps = index.asi8.copy()
@@ -266,6 +272,56 @@ def validate_bars(
     return _clean(frame, index, columns, keep), report
 
 
+_EMPTY = np.empty(0, dtype=np.float64)
+
+
+@functools.cache
+def _no_rejects() -> pd.DataFrame:
+    # Every clean batch's report shares this empty frame (reports are read-only).
+    empty = pd.DatetimeIndex([], dtype="datetime64[ns, UTC]", name="timestamp")
+    return _Issues().frame(np.empty(0, dtype=np.int64), empty)
+
+
+def _all_clean(
+    frame: pd.DataFrame, index: pd.DatetimeIndex, source: str, symbol: str
+) -> tuple[pd.DataFrame, BarReport] | None:
+    # The common case in one allocation-free pass: a UTC index and float64 columns where no
+    # row breaks a rule. Anything else (or any bad row) goes through the full, reporting path.
+    if index.tz is None:
+        return None
+    if str(index.dtype) != "datetime64[ns, UTC]" or index.name != "timestamp":
+        index = index.tz_convert("UTC").as_unit("ns").rename("timestamp")
+    columns: dict[str, FloatArray] = {}
+    for c in _SCHEMA:
+        if c in frame.columns:
+            values = frame[c].to_numpy()
+            if values.dtype != np.float64:
+                return None
+            columns[c] = values
+    if not bars_all_clean(
+        index.asi8,
+        columns["open"],
+        columns["high"],
+        columns["low"],
+        columns["close"],
+        columns["volume"],
+        columns.get("vwap", _EMPTY),
+        columns.get("trade_count", _EMPTY),
+    ):
+        return None
+    n = len(frame)
+    clean_index = index
+    report = BarReport(
+        source=source,
+        symbol=symbol,
+        rows_in=n,
+        rows_out=n,
+        duplicates=np.empty(0, dtype=np.int64),
+        rejected=_no_rejects(),
+    )
+    return _clean(frame, clean_index, columns, None), report
+
+
 def _flagged(issues: _Issues, size: int) -> BoolArray:
     mask = np.zeros(size, dtype=bool)
     mask[issues.positions()] = True
@@ -286,17 +342,18 @@ def _check_shape(frame: pd.DataFrame) -> pd.DatetimeIndex:
             f"bars: expected a DatetimeIndex, got {type(frame.index).__name__}"
             " (did you mean frame.set_index('timestamp')?)"
         )
+    dtypes = frame.dtypes
     for c in _SCHEMA:
-        if c in frame.columns and not _is_number(frame[c]):
+        if c in frame.columns and not _is_number_dtype(dtypes[c]):
             raise TypeError(
-                f"bars: column {c!r} must be numeric, got dtype {frame[c].dtype}"
+                f"bars: column {c!r} must be numeric, got dtype {dtypes[c]}"
                 " (convert with pd.to_numeric first)"
             )
     return frame.index
 
 
-def _is_number(column: pd.Series) -> bool:
-    return pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column)
+def _is_number_dtype(dtype: Any) -> bool:
+    return pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype)
 
 
 def _row_numbers(
@@ -395,9 +452,15 @@ def _clean(
     frame: pd.DataFrame,
     index: pd.DatetimeIndex,
     columns: dict[str, FloatArray],
-    keep: BoolArray,
+    keep: BoolArray | None,
 ) -> pd.DataFrame:
-    data: dict[str, object] = {name: values[keep] for name, values in columns.items()}
+    if keep is None:  # every row kept: no copies
+        data: dict[str, object] = dict(columns)
+        for name in frame.columns:
+            if name not in data:
+                data[name] = frame[name].to_numpy()
+        return pd.DataFrame(data, index=index, copy=False)
+    data = {name: values[keep] for name, values in columns.items()}
     for name in frame.columns:
         if name not in data:
             data[name] = frame[name].to_numpy()[keep]

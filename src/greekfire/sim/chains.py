@@ -38,7 +38,7 @@ Activity
     chain, and filters select rows without changing them.
 
 The frame has exactly :data:`greekfire.domain.market.CHAIN_COLUMNS` with its documented dtypes.
-``contract`` is the compact OCC symbol (``"SPY240621C00450000"``, see :mod:`greekfire.sim.occ`).
+``contract`` is the compact OCC symbol (``"SPY240621C00450000"``, see :mod:`greekfire.domain.occ`).
 """
 
 from __future__ import annotations
@@ -58,8 +58,8 @@ import pandas as pd
 from greekfire.analytics.options import DAYS_PER_YEAR, greeks
 from greekfire.domain.enums import OptionRight
 from greekfire.domain.market import CHAIN_COLUMNS
+from greekfire.domain.occ import format_occ
 from greekfire.sim.calendar import is_trading_day as nyse_is_trading_day
-from greekfire.sim.occ import format_occ
 from greekfire.sim.surface import VolSurface
 
 __all__ = [

@@ -557,3 +557,54 @@ def test_top_level_exports() -> None:
     assert Exported is PerformanceOptimizer
     assert cached is greekfire.perf.cached
     assert {"PerformanceOptimizer", "cached"} <= set(greekfire.__all__)
+
+
+# -- optimize_data_fetching (the brief's async pipeline entry point) ----------------------
+
+
+class _RecordingPipeline:
+    def __init__(self, fail: bool = False) -> None:
+        self.calls: list[tuple[list[str], dict[str, object]]] = []
+        self.fail = fail
+
+    async def fetch_multiple_symbols_async(self, symbols, **kwargs):  # type: ignore[no-untyped-def]
+        self.calls.append((list(symbols), kwargs))
+        if self.fail:
+            raise RuntimeError("provider down")
+        return {s: len(s) for s in symbols}
+
+
+def test_optimize_data_fetching_goes_through_the_pipeline_and_is_timed() -> None:
+    import asyncio
+
+    pipeline = _RecordingPipeline()
+    optimizer = PerformanceOptimizer(isolated=True, pipeline=pipeline)
+    out = asyncio.run(optimizer.optimize_data_fetching(["SPY", "QQQQ"], timeframe="1d"))
+    assert out == {"SPY": 3, "QQQQ": 4}
+    assert pipeline.calls == [(["SPY", "QQQQ"], {"timeframe": "1d"})]
+    samples = {
+        (s.name, s.labels.get("phase"), s.labels.get("outcome")): s.value
+        for metric in optimizer.monitor.registry.collect()
+        for s in metric.samples
+    }
+    assert samples[("greekfire_cycle_phase_duration_seconds_count", "fetch", "ok")] == 1
+
+
+def test_optimize_data_fetching_records_a_failure_and_needs_a_pipeline() -> None:
+    import asyncio
+
+    from greekfire.errors import ConfigError
+
+    optimizer = PerformanceOptimizer(isolated=True, pipeline=_RecordingPipeline(fail=True))
+    with pytest.raises(RuntimeError, match="provider down"):
+        asyncio.run(optimizer.optimize_data_fetching(["SPY"]))
+    samples = {
+        (s.name, s.labels.get("phase"), s.labels.get("outcome")): s.value
+        for metric in optimizer.monitor.registry.collect()
+        for s in metric.samples
+    }
+    assert samples[("greekfire_cycle_phase_duration_seconds_count", "fetch", "error")] == 1
+    with pytest.raises(ConfigError, match="pipeline"):
+        asyncio.run(PerformanceOptimizer(isolated=True).optimize_data_fetching(["SPY"]))
+    with pytest.raises(TypeError, match="fetch_multiple_symbols_async"):
+        PerformanceOptimizer(isolated=True, pipeline=object())  # type: ignore[arg-type]

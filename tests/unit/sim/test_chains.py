@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from greekfire.analytics.options import black_scholes, greeks
 from greekfire.domain.enums import OptionRight
 from greekfire.domain.market import CHAIN_COLUMNS
+from greekfire.domain.occ import parse_occ
 from greekfire.sim.chains import (
     ExpirySchedule,
     SpreadModel,
@@ -27,7 +28,6 @@ from greekfire.sim.chains import (
     third_friday,
     year_fraction,
 )
-from greekfire.sim.occ import parse_occ
 from greekfire.sim.surface import VolSurface
 
 VALUATION = pd.Timestamp("2024-03-25 14:30", tz="UTC")  # a Monday, 10:30 New York

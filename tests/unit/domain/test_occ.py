@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from greekfire.domain.enums import OptionRight
-from greekfire.sim.occ import OccSymbol, format_occ, parse_occ
+from greekfire.domain.occ import OccSymbol, format_occ, parse_occ
 
 
 @pytest.mark.parametrize(
