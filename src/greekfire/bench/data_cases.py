@@ -67,6 +67,7 @@ class FetchWorkload:
     end: datetime
     latency_ms: float
     concurrency: int
+    universe: int
     error_rate: float = 0.0
 
     @property
@@ -175,10 +176,13 @@ class _Loop:
             self.loop.close()
 
 
-def _frames_results(out: list[Mapping[str, pd.DataFrame]]) -> Callable[[], Results]:
+def _frames_results(
+    out: list[Mapping[str, pd.DataFrame]], order: tuple[str, ...]
+) -> Callable[[], Results]:
+    # The symbols returned, in the workload's order (a subsample is a prefix of it).
     def results() -> Results:
         frames = out[0]
-        names = sorted(frames)
+        names = [s for s in order if s in frames]
         if not names:
             return {"rows": np.zeros(0)}
         blocks = [frames[s][list(_PRICES)].to_numpy() for s in names]
@@ -195,7 +199,7 @@ def _pipeline(batch: bool) -> Callable[[FetchWorkload], Prepared]:
         from greekfire.data.pipeline import AsyncDataPipeline
         from greekfire.data.resilience import CircuitBreaker, RetryPolicy
 
-        universe = _universe_size(w)
+        universe = w.universe
         running = exchange_for(universe, w.latency_ms, w.error_rate)
         # One request per symbol unless batching: then as many as one page holds.
         loop = _Loop(running.base_url, 100 if batch else 1, w.concurrency)
@@ -218,7 +222,7 @@ def _pipeline(batch: bool) -> Callable[[FetchWorkload], Prepared]:
             out[0] = result.data
 
         call()  # warm: the connections, the server's bar cache, numba's parser
-        return Prepared(call=call, results=_frames_results(out))
+        return Prepared(call=call, results=_frames_results(out, w.symbols))
 
     return prepare
 
@@ -229,7 +233,7 @@ def prepare_sequential(w: FetchWorkload) -> Prepared:
     import orjson
     import pandas as pd
 
-    running = exchange_for(_universe_size(w), w.latency_ms, w.error_rate)
+    running = exchange_for(w.universe, w.latency_ms, w.error_rate)
     client = httpx.Client(base_url=running.base_url, headers=running.headers, timeout=30.0)
     atexit.register(client.close)
     day = 86_400 * 10**9
@@ -257,21 +261,16 @@ def prepare_sequential(w: FetchWorkload) -> Prepared:
         out[0] = frames
 
     call()
-    return Prepared(call=call, results=_frames_results(out))
-
-
-def _universe_size(w: FetchWorkload) -> int:
-    # Cases share one exchange per universe size: (l) 8 symbols, (m) 500.
-    return 8 if len(w.symbols) <= 8 else 500
+    return Prepared(call=call, results=_frames_results(out, w.symbols))
 
 
 def check_fetch(w: FetchWorkload, results: Mapping[str, Results]) -> dict[str, dict[str, Any]]:
     """Every contender returns exactly the synthetic market's bars of every symbol."""
     from greekfire.sim.market import SyntheticMarket
 
-    market = SyntheticMarket(list(_universe(_universe_size(w))), seed=42)
+    market = SyntheticMarket(list(_universe(w.universe)), seed=42)
     want_frames = market.bars(list(w.symbols), w.start.date(), w.end.date(), "1d")
-    names = sorted(w.symbols)
+    names = list(w.symbols)
     blocks = []
     for s in names:
         f = want_frames[s]
@@ -389,13 +388,15 @@ def build_data_cases(sizes: Sizes) -> list[CaseSpec[Any]]:
         end=_NOW,
         latency_ms=100.0,
         concurrency=8,
+        universe=8,
     )
     many = FetchWorkload(
-        symbols=_universe(500)[: sizes.fetch_symbols],
+        symbols=_universe(sizes.fetch_symbols),
         start=datetime(2015, 1, 1, tzinfo=UTC),
         end=datetime(2025, 1, 1, tzinfo=UTC),
         latency_ms=50.0,
         concurrency=50,
+        universe=sizes.fetch_symbols,
     )
     flaky = replace(many, error_rate=0.05)
     brief: CaseSpec[FetchWorkload] = CaseSpec(

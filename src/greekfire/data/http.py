@@ -265,6 +265,9 @@ async def get_bytes(
             stats.errors += 1
         raise ConnectionLost(f"GET {url}: {type(exc).__name__}: {exc}") from exc
     body = response.content
+    # httpx links the response and its stream both ways (a reference cycle): left alone, every
+    # body stays in memory until the garbage collector's next full pass. Cut the link.
+    response.stream = httpx.ByteStream(b"")
     if stats is not None:
         stats.responses += 1
         stats.bytes_received += int(response.num_bytes_downloaded)
