@@ -50,7 +50,6 @@ _INTRADAY_CACHE: Final = 512
 VWAP_DECIMALS: Final = 4
 _KEYS: Final = (b'{"t":"', b'Z","o":', b',"h":', b',"l":', b',"c":', b',"v":', b',"n":', b',"vw":')
 _ROW_END: Final = b"},"
-_SPACE: Final = ord(" ")
 _SPACE: Final = 32
 
 
