@@ -48,6 +48,7 @@ __all__ = [
     "FetchWorkload",
     "ParseWorkload",
     "build_data_cases",
+    "close_exchanges",
     "exchange_for",
     "ideal_s",
 ]
@@ -115,6 +116,13 @@ _STACK = contextlib.ExitStack()
 atexit.register(_STACK.close)
 
 
+def close_exchanges() -> None:
+    """Close the cases' event loops and clients and stop their ``serve-market`` processes
+    (the teardown of cases (l) and (m); also run at exit)."""
+    _STACK.close()
+    _EXCHANGES.clear()
+
+
 def exchange_for(universe: int, latency_ms: float, error_rate: float = 0.0) -> RunningExchange:
     """A ``serve-market`` process (started once per setting, stopped at exit) serving a
     ``universe``-symbol market with the given latency and 5xx rate on market data."""
@@ -161,7 +169,7 @@ class _Loop:
     def __init__(self, base_url: str, max_symbols: int, pool: int) -> None:
         self.loop = asyncio.new_event_loop()
         self.provider = self.loop.run_until_complete(self._make(base_url, max_symbols, pool))
-        atexit.register(self.close)
+        _STACK.callback(self.close)
 
     @staticmethod
     async def _make(base_url: str, max_symbols: int, pool: int) -> Any:
@@ -235,7 +243,7 @@ def prepare_sequential(w: FetchWorkload) -> Prepared:
 
     running = exchange_for(w.universe, w.latency_ms, w.error_rate)
     client = httpx.Client(base_url=running.base_url, headers=running.headers, timeout=30.0)
-    atexit.register(client.close)
+    _STACK.callback(client.close)
     day = 86_400 * 10**9
     params = {
         "timeframe": "1Day",
@@ -430,6 +438,7 @@ def build_data_cases(sizes: Sizes) -> list[CaseSpec[Any]]:
         check=check_fetch,
         target=Target("median_ms", 200.0),
         unit="symbol",
+        teardown=close_exchanges,
     )
     bulk: CaseSpec[FetchWorkload] = CaseSpec(
         key="m_fetch_500",
@@ -476,6 +485,7 @@ def build_data_cases(sizes: Sizes) -> list[CaseSpec[Any]]:
         check=check_fetch,
         target=Target("median_ms", 1.15 * ideal_s(many) * 1000),
         unit="symbol",
+        teardown=close_exchanges,
     )
     parse: CaseSpec[ParseWorkload] = CaseSpec(
         key="n_parse_bars",

@@ -136,6 +136,9 @@ class CaseSpec(Generic[B]):
         A few characters for narrow tables (``"a 50k greeks"``); defaults to ``key``.
     unit : str
         What ``n`` counts, singular (``"option"``, ``"bar"``): column headers and notes.
+    teardown : callable, optional
+        Called once after the case (also when it fails): stops the pools, clusters and
+        servers its contenders started, so they do not idle through the later cases.
     """
 
     key: str
@@ -148,6 +151,7 @@ class CaseSpec(Generic[B]):
     headline: str = "greekfire"
     short: str = ""
     unit: str = "option"
+    teardown: Callable[[], None] | None = None
 
 
 @contextmanager
@@ -268,12 +272,16 @@ def run_case(
     load_before = load_average()
     rows: list[dict[str, Any]] = []
     results: dict[str, Results] = {}
-    for c in spec.contenders:
-        say(f"{spec.key}: {c.label}")
-        row, res = _run_contender(c, workload, policies, spec.unit)
-        rows.append(row)
-        if res is not None:
-            results[c.key] = res
+    try:
+        for c in spec.contenders:
+            say(f"{spec.key}: {c.label}")
+            row, res = _run_contender(c, workload, policies, spec.unit)
+            rows.append(row)
+            if res is not None:
+                results[c.key] = res
+    finally:
+        if spec.teardown is not None:
+            spec.teardown()
     if spec.check is not None:
         for key, metrics in spec.check(workload, results).items():
             next(r for r in rows if r["key"] == key)["metrics"].update(metrics)

@@ -319,6 +319,7 @@ def _parallel(backend: str) -> Callable[[TasksWorkload], Prepared]:
         if backend == "dask":
             require("distributed", "dask[distributed]")
         processor = ParallelProcessor(backend=backend, max_workers=2)
+        _PROCESSORS.append(processor)
         atexit.register(processor.close)
         seeds = list(w.seeds)
         processor.map(monte_carlo_task, seeds[:2])  # start the pool or cluster before timing
@@ -333,6 +334,15 @@ def _parallel(backend: str) -> Callable[[TasksWorkload], Prepared]:
         return Prepared(call=call, results=lambda: {"value": np.array(out[0])})
 
     return prepare
+
+
+_PROCESSORS: list[Any] = []
+
+
+def close_processors() -> None:
+    """Stop the pools and the Dask cluster case (k) started (its teardown)."""
+    while _PROCESSORS:
+        _PROCESSORS.pop().close()
 
 
 def check_parallel(w: TasksWorkload, results: Mapping[str, Results]) -> dict[str, dict[str, Any]]:
@@ -458,5 +468,6 @@ def build_perf_cases(sizes: Sizes) -> list[CaseSpec[Any]]:
         check=check_parallel,
         target=Target("median_ms", 0.75, relative_to="serial"),
         unit="task",
+        teardown=close_processors,
     )
     return [hit, frame, parallel]

@@ -122,3 +122,20 @@ def test_numba_threads_restores_the_thread_count() -> None:
     assert numba.get_num_threads() == before
     with numba_threads(None):
         assert numba.get_num_threads() == before
+
+
+def test_teardown_runs_once_after_the_case_even_when_a_prepare_raises() -> None:
+    calls: list[str] = []
+
+    def boom(_w: OptionWorkload) -> Prepared:
+        raise KeyboardInterrupt  # not an Unavailable: it escapes run_case
+
+    run_case(_spec(teardown=lambda: calls.append("down")), POLICIES)
+    assert calls == ["down"]
+    broken = _spec(
+        contenders=(Contender("greekfire", "interrupted", boom),),
+        teardown=lambda: calls.append("down again"),
+    )
+    with pytest.raises(KeyboardInterrupt):
+        run_case(broken, POLICIES)
+    assert calls == ["down", "down again"]
