@@ -65,6 +65,7 @@ from greekfire.domain.market import CHAIN_COLUMNS, QUOTE_COLUMNS, Timeframe
 from greekfire.domain.occ import parse_occ
 from greekfire.errors import ConfigError, DataQualityError, ParseError, ProviderError
 from greekfire.kernels.barcheck import bars_all_clean
+from greekfire.perf.monitor import PerformanceMonitor
 
 __all__ = [
     "DATA_URL",
@@ -226,6 +227,9 @@ class AlpacaProvider:
         by every provider named ``name``; use it instead of the pipeline's per-call limit.
     limiters : RateLimiterRegistry, optional
         Default: the process-wide registry the pipeline uses too.
+    monitor : PerformanceMonitor, optional
+        Receives the bytes of every answer (``data_received_bytes_total{provider="alpaca"}``);
+        the pipeline records requests, errors, retries and latency.
     """
 
     name: str = "alpaca"
@@ -247,6 +251,7 @@ class AlpacaProvider:
         env: Mapping[str, str] | None = None,
         requests_per_second: float | None = None,
         limiters: RateLimiterRegistry | None = None,
+        monitor: PerformanceMonitor | None = None,
     ) -> None:
         source = os.environ if env is None else env
         if not 1 <= page_limit <= 10_000:
@@ -265,6 +270,7 @@ class AlpacaProvider:
             raise ValueError(f"requests_per_second must be > 0 or None, got {requests_per_second}")
         self.requests_per_second = requests_per_second
         self.limiters = limiters if limiters is not None else DEFAULT_LIMITERS
+        self.monitor = monitor
         self.stats = HttpStats()
         self._own_client = client is None
         self._client = client or make_client(
@@ -292,9 +298,14 @@ class AlpacaProvider:
         if self.requests_per_second is not None:
             await self.limiters.acquire(self.name, self.requests_per_second)
         # A caller-owned client does not carry our credentials: they go with each request.
-        response, body = await get_bytes(
-            self._client, url, params, headers=self._auth or None, stats=self.stats
-        )
+        before = self.stats.bytes_received
+        try:
+            response, body = await get_bytes(
+                self._client, url, params, headers=self._auth or None, stats=self.stats
+            )
+        finally:
+            if self.monitor is not None:
+                self.monitor.record_data_bytes(self.name, self.stats.bytes_received - before)
         return str(response.url), body
 
     # -- bars ----------------------------------------------------------------------------------

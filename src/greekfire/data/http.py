@@ -270,6 +270,7 @@ async def get_bytes(
     response.stream = httpx.ByteStream(b"")
     if stats is not None:
         stats.responses += 1
-        stats.bytes_received += int(response.num_bytes_downloaded)
+        # Bytes as received (compressed when gzip); a pre-read body (mock transports) by length.
+        stats.bytes_received += int(response.num_bytes_downloaded) or len(body)
     check_response(response, body)
     return response, body

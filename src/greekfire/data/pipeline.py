@@ -559,6 +559,15 @@ class AsyncDataPipeline:
             result.data[key] = frame
             result.nbytes += frame_nbytes(frame)
 
+    async def _backoff(self, exc: Exception, attempts: int, endpoint: str) -> bool:
+        # True after waiting when ``exc`` on attempt ``attempts`` deserves another try.
+        if not self.retry.should_retry(exc, attempts):
+            return False
+        if self.monitor is not None:
+            self.monitor.record_api_retry(self.name, endpoint)
+        await self._sleep(self.retry.delay_s(attempts, exc))
+        return True
+
     def _finish(self, result: FetchResult, keys: list[str], started: float) -> FetchResult:
         # Results in the order the symbols were asked for.
         result.data = {k: result.data[k] for k in keys if k in result.data}
@@ -590,8 +599,7 @@ class AsyncDataPipeline:
             try:
                 outcomes = await self._attempt_group(label, chunk, provider, start, end, tf)
             except Exception as exc:
-                if self.retry.should_retry(exc, attempts):
-                    await self._sleep(self.retry.delay_s(attempts, exc))
+                if await self._backoff(exc, attempts, "bars"):
                     continue
                 if len(chunk) > 1 and isinstance(exc, ProviderError):
                     # An answer about the request's content: isolate the symbol it is about.
@@ -687,8 +695,7 @@ class AsyncDataPipeline:
                 frame = await self._attempt(key, endpoint, call, check)
             # The per-symbol boundary: any provider exception becomes this symbol's failure.
             except Exception as exc:
-                if self.retry.should_retry(exc, attempts):
-                    await self._sleep(self.retry.delay_s(attempts, exc))
+                if await self._backoff(exc, attempts, endpoint):
                     continue
                 if isinstance(exc, CircuitOpen):
                     attempts -= 1  # rejected before the provider was called

@@ -15,6 +15,8 @@ Design
       data_fetch_duration_seconds{provider}                 histogram
       api_requests_total{provider,endpoint}                 counter
       api_errors_total{provider,endpoint,error_type}        counter
+      api_retries_total{provider,endpoint}                  counter
+      data_received_bytes_total{provider}                   counter
       active_positions                                      gauge
       process_resident_memory_bytes                         gauge (RSS, sampled)
       process_cpu_usage_ratio                               gauge (1.0 = one core busy, sampled)
@@ -356,6 +358,15 @@ class PerformanceMonitor:
         self.api_errors = Counter(
             "api_errors", "Vendor API requests that failed.", (*route, "error_type"), **kw
         )
+        self.api_retries = Counter(
+            "api_retries", "Vendor API requests retried after a failure.", route, **kw
+        )
+        self.data_received_bytes = Counter(
+            "data_received_bytes",
+            "Bytes of market data received from a provider (as sent on the wire).",
+            ("provider",),
+            **kw,
+        )
         self.active_positions = Gauge("active_positions", "Open positions.", **kw)
         self.cycle_phase_duration = self._latency(
             "cycle_phase_duration_seconds",
@@ -419,6 +430,16 @@ class PerformanceMonitor:
         self.api_requests.labels(str(provider), str(endpoint)).inc()
         if error is not None:
             self.api_errors.labels(str(provider), str(endpoint), _error_type(error)).inc()
+
+    def record_api_retry(self, provider: str, endpoint: str) -> None:
+        """Count one retry of a vendor API request (after a failure, before the backoff)."""
+        self.api_retries.labels(str(provider), str(endpoint)).inc()
+
+    def record_data_bytes(self, provider: str, nbytes: int) -> None:
+        """Add ``nbytes`` received from ``provider`` (>= 0)."""
+        if nbytes < 0:
+            raise ValueError(f"nbytes: expected >= 0, got {nbytes}")
+        self.data_received_bytes.labels(str(provider)).inc(nbytes)
 
     def set_active_positions(self, count: int) -> None:
         """Set the number of open positions."""

@@ -343,6 +343,8 @@ def test_monitor_counters_move() -> None:
     ) in text
     assert 'error_type="ProviderError"' in text
     assert 'greekfire_data_fetch_duration_seconds_count{provider="scripted"} 3.0' in text
+    # One retry (FLAKY's transient failure); the ProviderError is final.
+    assert 'greekfire_api_retries_total{endpoint="bars",provider="scripted"} 1.0' in text
 
 
 def test_cancellation_propagates() -> None:

@@ -111,6 +111,8 @@ def record_one_of_everything(monitor: PerformanceMonitor) -> None:
     monitor.record_signal_generation(0.002)
     monitor.record_data_fetch("synthetic", 0.05)
     monitor.record_api_request("alpaca", "/v2/orders", error=ConnectionError())
+    monitor.record_api_retry("alpaca", "/v2/orders")
+    monitor.record_data_bytes("alpaca", 1234)
     monitor.set_active_positions(3)
     monitor.sample_once()
     with monitor.timed("fetch"):
@@ -129,6 +131,8 @@ EXPECTED_SERIES = {
     "greekfire_data_fetch_duration_seconds": ("histogram", {"provider"}),
     "greekfire_api_requests": ("counter", {"provider", "endpoint"}),
     "greekfire_api_errors": ("counter", {"provider", "endpoint", "error_type"}),
+    "greekfire_api_retries": ("counter", {"provider", "endpoint"}),
+    "greekfire_data_received_bytes": ("counter", {"provider"}),
     "greekfire_active_positions": ("gauge", set()),
     "greekfire_process_resident_memory_bytes": ("gauge", set()),
     "greekfire_process_cpu_usage_ratio": ("gauge", set()),
@@ -206,6 +210,17 @@ def test_counters_increase(monitor: PerformanceMonitor) -> None:
             error_type=error_type,
         )
         assert errors == 1.0
+
+
+def test_retries_and_bytes_add_up(monitor: PerformanceMonitor) -> None:
+    monitor.record_api_retry("alpaca", "bars")
+    monitor.record_api_retry("alpaca", "bars")
+    monitor.record_data_bytes("alpaca", 1000)
+    monitor.record_data_bytes("alpaca", 24)
+    assert value(monitor, "greekfire_api_retries_total", provider="alpaca", endpoint="bars") == 2
+    assert value(monitor, "greekfire_data_received_bytes_total", provider="alpaca") == 1024
+    with pytest.raises(ValueError, match="nbytes"):
+        monitor.record_data_bytes("alpaca", -1)
 
 
 def test_str_enum_side_is_exported_by_value(monitor: PerformanceMonitor) -> None:
