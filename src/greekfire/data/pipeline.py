@@ -18,8 +18,9 @@ history store in front of it) and fetches one request per symbol with
 Metrics (when a :class:`~greekfire.perf.monitor.PerformanceMonitor` is given): one
 ``record_api_request(provider, endpoint, error=...)`` per attempt that reached the provider
 (errors labelled by class), one ``record_data_fetch(provider, duration)`` per symbol (latency
-histogram, retries and backoff included). The monitor has no retry or byte counters, so
-retries and bytes are reported in :class:`FetchResult` (``retries``, ``nbytes``).
+histogram, retries and backoff included), one ``record_api_retry(provider, endpoint)`` per
+backoff. Bytes received are counted by the provider that sees them (``AlpacaProvider(monitor=)``);
+:class:`FetchResult` also carries ``retries`` and ``nbytes`` (the frames' memory).
 """
 
 from __future__ import annotations
