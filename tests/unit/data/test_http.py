@@ -1,4 +1,4 @@
-"""The HTTP plumbing: the sharded pool, Retry-After parsing, and body memory hygiene."""
+"""The HTTP plumbing: Retry-After parsing, vendor messages, body memory hygiene."""
 
 from __future__ import annotations
 
@@ -12,54 +12,12 @@ import pytest
 
 from greekfire.data.http import (
     HttpStats,
-    ShardedTransport,
     get_bytes,
     make_client,
     parse_retry_after,
     vendor_message,
 )
-
-
-def test_shards_split_the_connections_exactly() -> None:
-    transport = ShardedTransport(max_connections=50, shard_size=8)
-    sizes = [s._pool._max_connections for s in transport.shards]
-    assert sum(sizes) == 50
-    assert max(sizes) <= 8
-    assert max(sizes) - min(sizes) <= 1
-    assert [s._pool._max_connections for s in ShardedTransport(max_connections=3).shards] == [3]
-    with pytest.raises(ValueError, match="max_connections"):
-        ShardedTransport(max_connections=0)
-
-
-def test_requests_go_to_the_least_busy_shard() -> None:
-    transport = ShardedTransport(max_connections=24, shard_size=8)
-    seen: list[int] = []
-    release = asyncio.Event()
-
-    class Fake(httpx.AsyncBaseTransport):
-        def __init__(self, index: int) -> None:
-            self.index = index
-
-        async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-            seen.append(self.index)
-            await release.wait()
-            return httpx.Response(200, content=b"{}")
-
-    transport.shards = [Fake(i) for i in range(3)]  # type: ignore[list-item]
-
-    async def go() -> list[int]:
-        async with httpx.AsyncClient(transport=transport) as client:
-            tasks = [asyncio.create_task(client.get("http://x/")) for _ in range(6)]
-            while len(seen) < 6:
-                await asyncio.sleep(0)
-            counts = list(transport.in_flight)
-            release.set()
-            await asyncio.gather(*tasks)
-            return counts
-
-    assert asyncio.run(go()) == [2, 2, 2]
-    assert sorted(seen) == [0, 0, 1, 1, 2, 2]
-    assert transport.in_flight == [0, 0, 0]
+from greekfire.data.http11 import FastHTTP11Transport
 
 
 def test_a_read_body_is_freed_without_the_garbage_collector() -> None:
@@ -116,5 +74,5 @@ def test_make_client_checks_its_pool_size() -> None:
     with pytest.raises(ValueError, match="max_connections"):
         make_client(max_connections=0)
     client = make_client(max_connections=5)
-    assert isinstance(client._transport, ShardedTransport)
+    assert isinstance(client._transport, FastHTTP11Transport)
     asyncio.run(client.aclose())
