@@ -19,9 +19,10 @@ headers, auth, redirects, gzip decoding):
   see the same errors as with httpx's own transport: ``ConnectError``, ``ConnectTimeout``,
   ``ReadTimeout``, ``WriteTimeout``, ``PoolTimeout``, ``ReadError``, ``RemoteProtocolError``.
 
-A request sent on a reused connection that the server had already closed (no byte of an answer
-came back) is sent once more on a fresh connection, as browsers and httpcore do; with
-``GET``-only REST calls this never repeats an action. Not supported: proxies, HTTP/2, request
+An idempotent request (``GET``, ``HEAD``, ``OPTIONS``, ``PUT``, ``DELETE``) sent on a reused
+connection that the server had already closed (no byte of an answer came back) is sent once
+more on a fresh connection, as browsers and httpcore do; a ``POST`` never is (the server may
+have acted on it), its caller sees ``RemoteProtocolError``. Not supported: proxies, HTTP/2, request
 bodies streamed without a length, ``Expect: 100-continue`` (none are used here).
 """
 
@@ -43,6 +44,7 @@ __all__ = ["FastHTTP11Transport"]
 _MAX_HEAD: Final = 64 * 1024
 _Origin = tuple[str, str, int]
 _NO_BODY_STATUS: Final = frozenset({204, 304})
+_IDEMPOTENT: Final = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 
 
 class _Connection:
@@ -201,8 +203,11 @@ class FastHTTP11Transport(httpx.AsyncBaseTransport):
         try:
             conn = self._take_idle(origin)
             if conn is not None:
+                # Only an idempotent request may be sent again after a silent hang-up: a POST
+                # the server acted on before closing must not be repeated.
+                retry = request.method in _IDEMPOTENT
                 try:
-                    return await self._exchange(request, origin, conn, head, body, reused=True)
+                    return await self._exchange(request, origin, conn, head, body, reused=retry)
                 except _StaleConnection:
                     pass
             conn = await self._connect(request, origin)

@@ -154,6 +154,25 @@ def test_a_stale_keep_alive_connection_is_replaced_once() -> None:
     assert connections == 2
 
 
+def test_a_post_is_never_sent_twice() -> None:
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, n: int) -> None:
+        await read_request(reader)
+        writer.write(answer(b"%d" % n))
+        await writer.drain()
+        if n == 1:
+            await read_request(reader)  # takes the POST, then hangs up without an answer
+
+    async def go() -> int:
+        server = Server(handler)
+        async with server as url, client(url) as c:
+            await c.get("/")
+            with pytest.raises(httpx.RemoteProtocolError, match="response head"):
+                await c.post("/v2/orders", json={"qty": 1})
+        return server.connections
+
+    assert asyncio.run(go()) == 1
+
+
 @pytest.mark.parametrize(
     ("reply", "error", "text"),
     [
