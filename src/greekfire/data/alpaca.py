@@ -50,6 +50,7 @@ import pandas as pd
 
 from greekfire.data.alpaca_wire import RawBars, parse_bars_page
 from greekfire.data.http import CorruptResponse, HttpStats, get_bytes, make_client
+from greekfire.data.http11 import FastHTTP11Transport
 from greekfire.data.port import (
     BarRequest,
     ChainFilter,
@@ -273,10 +274,14 @@ class AlpacaProvider:
         self.monitor = monitor
         self.stats = HttpStats()
         self._own_client = client is None
+        self._transport = (
+            FastHTTP11Transport(max_connections=max_connections) if client is None else None
+        )
         self._client = client or make_client(
             max_connections=max_connections,
             timeout_s=timeout_s,
             headers=self.credentials.headers(),
+            transport=self._transport,
         )
         self._auth = {} if self._own_client else self.credentials.headers()
 
@@ -288,6 +293,12 @@ class AlpacaProvider:
 
     async def __aexit__(self, *exc: object) -> None:
         await self.aclose()
+
+    async def release_idle(self) -> None:
+        """Close idle keep-alive connections; the provider stays usable. Called by the
+        pipeline's sync wrapper before its event loop ends."""
+        if self._transport is not None:
+            await self._transport.close_idle()
 
     async def aclose(self) -> None:
         """Close the connection pool (only the client this provider created)."""

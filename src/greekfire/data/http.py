@@ -89,6 +89,7 @@ def make_client(
     timeout_s: float = 10.0,
     connect_timeout_s: float = 5.0,
     headers: Mapping[str, str] | None = None,
+    transport: FastHTTP11Transport | None = None,
 ) -> httpx.AsyncClient:
     """A pooled keep-alive ``httpx.AsyncClient`` for one provider, on
     :class:`~greekfire.data.http11.FastHTTP11Transport` (bodies read in one call: httpx's own
@@ -103,12 +104,15 @@ def make_client(
         Read/write/pool timeout and connect timeout in seconds.
     headers : mapping, optional
         Sent with every request (credentials).
+    transport : FastHTTP11Transport, optional
+        Use this one (the caller keeps a handle, e.g. for ``close_idle``); default a new one
+        with ``max_connections``.
     """
     if max_connections < 1:
         raise ValueError(f"max_connections must be >= 1, got {max_connections}")
     return httpx.AsyncClient(
         headers={"Accept-Encoding": "gzip", "Accept": "application/json", **(headers or {})},
-        transport=FastHTTP11Transport(max_connections=max_connections),
+        transport=transport or FastHTTP11Transport(max_connections=max_connections),
         timeout=httpx.Timeout(timeout_s, connect=connect_timeout_s),
         follow_redirects=False,
     )

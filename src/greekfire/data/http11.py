@@ -107,10 +107,21 @@ class FastHTTP11Transport(httpx.AsyncBaseTransport):
         self._idle: dict[_Origin, collections.deque[_Connection]] = {}
         self._open = 0
         self._slots: asyncio.Semaphore | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     # -- pool ----------------------------------------------------------------------------------
 
     def _semaphore(self) -> asyncio.Semaphore:
+        # Connections and the semaphore belong to one event loop. A new loop (each
+        # ``asyncio.run`` of a sync wrapper) starts a fresh pool; connections left idle in a
+        # loop that is gone cannot be closed through it and are forgotten (``close_idle``
+        # before the loop ends avoids that).
+        loop = asyncio.get_running_loop()
+        if loop is not self._loop:
+            self._idle = {}
+            self._open = 0
+            self._slots = None
+            self._loop = loop
         if self._slots is None:
             self._slots = asyncio.Semaphore(self.max_connections)
         return self._slots
@@ -174,6 +185,11 @@ class FastHTTP11Transport(httpx.AsyncBaseTransport):
 
     async def aclose(self) -> None:
         """Close every idle connection (answers in progress close theirs when done)."""
+        await self.close_idle()
+
+    async def close_idle(self) -> None:
+        """Close the idle keep-alive connections (call it before the event loop ends); the
+        transport stays usable and opens new connections when asked."""
         idle = [conn for queue in self._idle.values() for conn in queue]
         self._idle.clear()
         for conn in idle:

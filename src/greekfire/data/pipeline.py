@@ -451,13 +451,29 @@ class AsyncDataPipeline:
         try:
             asyncio.get_running_loop()
         except RuntimeError:
-            return asyncio.run(self.fetch_bars(symbols, start, end, timeframe))
+            return asyncio.run(self._fetch_bars_then_release(symbols, start, end, timeframe))
         raise RuntimeError(
             "fetch_bars_sync() was called inside a running event loop; "
             "use 'await pipeline.fetch_bars(...)' instead"
         )
 
     # -- machinery ---------------------------------------------------------------------------
+
+    async def _fetch_bars_then_release(
+        self,
+        symbols: Iterable[str],
+        start: datetime,
+        end: datetime,
+        timeframe: Timeframe | str,
+    ) -> FetchResult:
+        # The sync wrapper's loop ends with this call: a provider holding keep-alive
+        # connections (bound to this loop) closes them first, so the next call starts clean.
+        try:
+            return await self.fetch_bars(symbols, start, end, timeframe)
+        finally:
+            release = getattr(self.provider, "release_idle", None)
+            if release is not None:
+                await release()
 
     async def _run_batched(
         self,

@@ -329,3 +329,19 @@ def test_history_store_asks_only_for_missing_ranges(server: ServerThread, tmp_pa
     assert [r["symbols"] for r in logged()] == [["ZZZ"]]
     assert fourth.data["ZZZ"].empty  # not in the exchange's universe: no bars
     assert not fourth.data["AAA"].empty
+
+
+def test_the_sync_wrapper_reuses_one_provider_across_calls(
+    server: ServerThread, expected: dict[str, pd.DataFrame]
+) -> None:
+    # Each fetch_bars_sync runs its own event loop; the provider's keep-alive connections
+    # belong to the loop that opened them and are released before it ends (the second call
+    # failed with RuntimeError before, and left sockets open).
+    set_faults(server)
+    p = provider(server)
+    pipe = AsyncDataPipeline(p)
+    for _ in range(3):
+        result = pipe.fetch_bars_sync(list(SYMBOLS), START, END, "1d")
+        assert result.ok, result.failures
+        check_outcomes(result, expected)
+    asyncio.run(p.aclose())

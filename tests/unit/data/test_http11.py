@@ -307,3 +307,35 @@ def test_https_with_a_verified_certificate(tmp_path: Path) -> None:
     assert asyncio.run(go(client_ctx)) == b"secure"
     with pytest.raises(httpx.ConnectError, match="CERTIFICATE_VERIFY_FAILED"):
         asyncio.run(go(None))  # the default context does not trust a self-signed certificate
+
+
+def test_a_new_event_loop_gets_a_fresh_pool() -> None:
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, n: int) -> None:
+        while True:
+            await read_request(reader)
+            writer.write(answer(b"%d" % n))
+            await writer.drain()
+
+    transport = FastHTTP11Transport()
+
+    async def one(url: str, release: bool) -> bytes:
+        async with httpx.AsyncClient(base_url=url, transport=transport) as c:
+            body = (await c.get("/")).content
+            await c.get("/")  # the same keep-alive connection
+            if release:
+                await transport.close_idle()
+            return body
+
+    server = Server(handler)
+
+    async def serve_and_fetch() -> list[bytes]:
+        async with server as url:
+            loop = asyncio.get_running_loop()
+            results = []
+            for _ in range(2):
+                # Each client call runs on a loop of its own, as fetch_bars_sync does.
+                results.append(await loop.run_in_executor(None, asyncio.run, one(url, True)))
+            return results
+
+    assert asyncio.run(serve_and_fetch()) == [b"1", b"2"]
+    assert server.connections == 2
