@@ -168,12 +168,8 @@ class _Loop:
 
     def __init__(self, base_url: str, max_symbols: int, pool: int) -> None:
         self.loop = asyncio.new_event_loop()
-        self.provider = self.loop.run_until_complete(self._make(base_url, max_symbols, pool))
+        self.provider = _provider(base_url, max_symbols, pool)
         _STACK.callback(self.close)
-
-    @staticmethod
-    async def _make(base_url: str, max_symbols: int, pool: int) -> Any:
-        return _provider(base_url, max_symbols, pool)
 
     def run(self, coro: Any) -> Any:
         return self.loop.run_until_complete(coro)

@@ -308,9 +308,9 @@ class AlpacaProvider:
     async def _get(self, url: str, params: Mapping[str, str]) -> tuple[str, bytes]:
         if self.requests_per_second is not None:
             await self.limiters.acquire(self.name, self.requests_per_second)
-        # A caller-owned client does not carry our credentials: they go with each request.
         before = self.stats.bytes_received
         try:
+            # A caller-owned client does not carry our credentials: they go with each request.
             response, body = await get_bytes(
                 self._client, url, params, headers=self._auth or None, stats=self.stats
             )

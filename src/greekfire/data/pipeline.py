@@ -544,9 +544,10 @@ class AsyncDataPipeline:
             except Exception as exc:  # a corrupt coverage record fails that symbol only
                 return exc
 
+        # One trip to a worker thread for every symbol's coverage record, not one per symbol.
+        found = await asyncio.to_thread(lambda: [gaps_of(key) for key in keys])
         needs: dict[tuple[pd.Timestamp, pd.Timestamp], list[str]] = {}
-        for key in keys:
-            gaps = await asyncio.to_thread(gaps_of, key)
+        for key, gaps in zip(keys, found, strict=True):
             if isinstance(gaps, Exception):
                 self._fail(result, key, gaps, 0)
                 continue
@@ -565,13 +566,17 @@ class AsyncDataPipeline:
         tf: Timeframe,
         result: FetchResult,
     ) -> None:
-        for key in keys:
-            if key in result.failures:
-                continue
+        def read(key: str) -> pd.DataFrame | Exception:
             try:
-                frame = await asyncio.to_thread(store.read, key, start, end, tf)
-            except Exception as exc:
-                self._fail(result, key, exc, result.attempts.get(key, 0))
+                return store.read(key, start, end, tf)
+            except Exception as exc:  # an unreadable file fails that symbol only
+                return exc
+
+        wanted = [key for key in keys if key not in result.failures]
+        frames = await asyncio.to_thread(lambda: [read(key) for key in wanted])
+        for key, frame in zip(wanted, frames, strict=True):
+            if isinstance(frame, Exception):
+                self._fail(result, key, frame, result.attempts.get(key, 0))
                 continue
             result.data[key] = frame
             result.nbytes += frame_nbytes(frame)
