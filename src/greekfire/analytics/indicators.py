@@ -585,6 +585,33 @@ class IndicatorStream:
         data = self._data({"close": close, **bar}, one_bar=True)
         return {k: v[:, 0] for k, v in self._advance(data).items()}
 
+    def advance_rows(self, rows: Any, close: Any, **bars: Any) -> dict[str, F64Array]:
+        """Advance only the symbols at ``rows`` (indexes into ``0..n_symbols-1``) by ``k`` bars.
+
+        ``close`` (and ``high``, ``low``, ``open``, ``volume``, ``session`` as needed) have shape
+        ``(len(rows), k)``; returns ``column -> array (len(rows), k)``. The other symbols' states
+        are untouched, so symbols whose bars arrive at different times share one stream. ``bars``
+        (the count) is not advanced: it counts whole-stream updates only.
+
+        Raises
+        ------
+        ValueError
+            Rows out of range or repeated, or arrays of the wrong shape.
+        """
+        idx = np.asarray(rows, dtype=np.intp).ravel()
+        if idx.size == 0 or idx.min() < 0 or idx.max() >= self.n_symbols:
+            raise ValueError(
+                f"rows: expected indexes in [0, {self.n_symbols}), got {idx.tolist()[:10]!r}"
+            )
+        if np.unique(idx).size != idx.size:
+            raise ValueError(f"rows: each symbol may appear once, got {idx.tolist()[:10]!r}")
+        sub = IndicatorStream([s.name for s in self.specs], int(idx.size), compat=self.compat)
+        sub.states = [np.ascontiguousarray(state[idx]) for state in self.states]
+        out = sub._advance(sub._data({"close": close, **bars}, one_bar=False))
+        for state, updated in zip(self.states, sub.states, strict=True):
+            state[idx] = updated
+        return out
+
     @classmethod
     def from_history(
         cls, indicators: Sequence[str], close: Any, *, compat: str = "talib", **bars: Any

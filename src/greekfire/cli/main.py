@@ -1,4 +1,6 @@
-"""The ``greekfire`` command: ``price``, ``iv``, ``chain``, ``bench`` and ``serve-market``.
+"""The ``greekfire`` command: ``price``, ``iv``, ``chain``, ``bench``, ``serve-market`` and the
+trading commands of :mod:`greekfire.cli.trading` (``run``, ``demo``, ``status``, ``positions``,
+``orders``, ``init``).
 
 Exit codes: 0 success; 1 unexpected error; 2 bad input (an invalid option value, a usage error,
 ``greekfire.errors.ConfigError``); 130 interrupted. Errors print one red line on stderr that
@@ -25,6 +27,7 @@ from rich.markup import escape
 from typer.core import TyperGroup
 
 from greekfire import __version__
+from greekfire.cli import trading
 from greekfire.cli.params import (
     Model,
     OutputFormat,
@@ -648,6 +651,9 @@ def serve_market_command(
 
     with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C is how this command ends: exit 0
         serve(settings, announce=announce)
+
+
+trading.register(app)
 
 
 def run() -> None:

@@ -46,7 +46,7 @@ from greekfire.data.resilience import (
     RetryPolicy,
     is_retryable,
 )
-from greekfire.domain.market import BAR_COLUMNS, CHAIN_COLUMNS, Timeframe
+from greekfire.domain.market import BAR_COLUMNS, CHAIN_COLUMNS, QUOTE_COLUMNS, Timeframe
 from greekfire.errors import DataQualityError, GreekfireError, ProviderError
 from greekfire.perf.monitor import PerformanceMonitor
 
@@ -244,6 +244,10 @@ def frame_nbytes(frame: pd.DataFrame) -> int:
     return int(frame.memory_usage(index=True, deep=True).sum())
 
 
+# Failures that are about the request's content (a symbol), not the provider's health.
+_CONTENT_ERRORS = frozenset({"ProviderError", "ParseError", "DataQualityError"})
+
+
 def _unique(symbols: Iterable[str]) -> list[str]:
     if isinstance(symbols, str):
         raise TypeError(f"symbols: expected a sequence of symbols, got the string {symbols!r}")
@@ -405,11 +409,63 @@ class AsyncDataPipeline:
 
         return await self._run(_unique(symbols), "bars", call, _frame_with(BAR_COLUMNS, "bars"))
 
-    async def fetch_quotes(self, symbols: Iterable[str]) -> FetchResult:
-        """The latest quote of each symbol (one request per symbol, one-row frame each)."""
-        return await self._run(
-            _unique(symbols), "quotes", lambda s: self.provider.latest_quotes([s]), _quote_row
+    async def fetch_quotes(self, symbols: Iterable[str], *, group_size: int = 100) -> FetchResult:
+        """The latest quote of each symbol, a one-row frame each.
+
+        With ``batch`` on, symbols are asked ``group_size`` at a time (one request per group
+        on a vendor that takes many symbols); a group that fails with a ``ProviderError`` is
+        asked again symbol by symbol, so one bad symbol never sinks the others. With ``batch``
+        off, one request per symbol.
+        """
+        keys = _unique(symbols)
+        if not self.batch or len(keys) <= 1:
+            return await self._run(
+                keys, "quotes", lambda s: self.provider.latest_quotes([s]), _quote_row
+            )
+        if group_size < 1:
+            raise ValueError(f"group_size: expected a whole number >= 1, got {group_size!r}")
+        started = self._clock()
+        result = FetchResult(provider=self.name, endpoint="quotes")
+        groups = [keys[i : i + group_size] for i in range(0, len(keys), group_size)]
+        async with asyncio.TaskGroup() as tasks:
+            for group in groups:
+                tasks.create_task(self._quotes_group(group, result))
+        return self._finish(result, keys, started)
+
+    async def _quotes_group(self, group: list[str], result: FetchResult) -> None:
+        label = f"{group[0]}..{group[-1]} ({len(group)} symbols)"
+        answer = await self._run(
+            [label],
+            "quotes",
+            lambda _: self.provider.latest_quotes(group),
+            _frame_with(QUOTE_COLUMNS[1:], "quotes"),
         )
+        attempts = answer.attempts.get(label, 1)
+        frame = answer.data.get(label)
+        if frame is None:
+            failure = answer.failures[label]
+            if failure.error_type in _CONTENT_ERRORS:
+                single = await self._run(
+                    group, "quotes", lambda s: self.provider.latest_quotes([s]), _quote_row
+                )
+                result.data.update(single.data)
+                result.failures.update(single.failures)
+                result.attempts.update(single.attempts)
+                return
+            for key in group:
+                result.failures[key] = failure
+                result.attempts[key] = attempts
+            return
+        for key in group:
+            result.attempts[key] = attempts
+            if key in frame.index:
+                row = frame.loc[[key]]
+                result.data[key] = row
+                result.nbytes += frame_nbytes(row)
+            else:
+                result.failures[key] = FetchFailure(
+                    "ProviderError", f"{key}: the provider returned no quote", attempts, False
+                )
 
     async def fetch_chains(
         self, underlyings: Iterable[str], chain_filter: ChainFilter | None = None

@@ -30,6 +30,7 @@ import uvicorn
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from greekfire.exchange.app import create_app
+from greekfire.exchange.clock import SimClock
 from greekfire.exchange.config import ExchangeConfig
 from greekfire.exchange.faults import TRANSPORT_KEY
 
@@ -146,9 +147,11 @@ class ServerThread:
         The app, for direct access to its state in tests.
     """
 
-    def __init__(self, config: ExchangeConfig, *, log_level: str = "warning") -> None:
+    def __init__(
+        self, config: ExchangeConfig, *, log_level: str = "warning", clock: SimClock | None = None
+    ) -> None:
         self.config = config
-        self.app = create_app(config)
+        self.app = create_app(config, clock=clock)
         self._sock = _bind(config.host, config.port)
         self.base_url = _base_url(self._sock, config.host)
         self._server = uvicorn.Server(_uvicorn_config(self.app, log_level))
@@ -188,11 +191,16 @@ class ServerThread:
 
 @contextlib.contextmanager
 def serve_in_thread(
-    config: ExchangeConfig | None = None, *, log_level: str = "warning"
+    config: ExchangeConfig | None = None,
+    *,
+    log_level: str = "warning",
+    clock: SimClock | None = None,
 ) -> Iterator[ServerThread]:
     """Run the exchange in a thread for the ``with`` block; yields the :class:`ServerThread`
-    (``.base_url``, ``.config``, ``.app``). Default config: loopback, free port."""
-    server = ServerThread(config if config is not None else ExchangeConfig(), log_level=log_level)
+    (``.base_url``, ``.config``, ``.app``). Default config: loopback, free port. ``clock``
+    replaces the exchange's own (e.g. one that follows a trading engine's simulated clock)."""
+    cfg = config if config is not None else ExchangeConfig()
+    server = ServerThread(cfg, log_level=log_level, clock=clock)
     with server:
         yield server
 

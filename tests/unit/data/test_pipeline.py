@@ -62,6 +62,7 @@ class ScriptedProvider:
 
     def __init__(self, scripts: dict[str, list[str]], *, delay_s: float = 0.0) -> None:
         self.scripts = scripts
+        self.quote_requests: list[list[str]] = []
         self.calls: dict[str, int] = {}
         self.in_flight = 0
         self.max_in_flight = 0
@@ -98,11 +99,14 @@ class ScriptedProvider:
         return await self._act(symbol)  # type: ignore[return-value]
 
     async def latest_quotes(self, symbols: Sequence[str]) -> pd.DataFrame:
-        await self._act(symbols[0])
+        for symbol in symbols:  # a vendor refuses the whole request for one bad symbol
+            await self._act(symbol)
+        self.quote_requests.append(list(symbols))
         frame = empty_quotes()
+        n = len(symbols)
         row = pd.DataFrame(
-            {"timestamp": [pd.Timestamp(START)], "bid": [1.0], "ask": [1.1], "bid_size": [1.0]}
-            | {"ask_size": [1.0], "last": [1.05]},
+            {"timestamp": [pd.Timestamp(START)] * n, "bid": [1.0] * n, "ask": [1.1] * n}
+            | {"bid_size": [1.0] * n, "ask_size": [1.0] * n, "last": [1.05] * n},
             index=pd.Index(list(symbols), name="symbol"),
         )
         return pd.concat([frame, row]) if len(frame) else row
@@ -293,6 +297,25 @@ def test_quotes_and_chains_are_per_symbol() -> None:
     quotes = asyncio.run(pipeline.fetch_quotes(["SPY", "BAD"]))
     assert list(quotes.data["SPY"].index) == ["SPY"]
     assert set(quotes.failures) == {"BAD"}
+    assert quotes.failures["BAD"].error_type == "ProviderError"
+
+
+def test_quotes_go_in_groups_and_a_bad_symbol_is_isolated() -> None:
+    symbols = [f"S{i:03d}" for i in range(250)]
+    pipeline, provider, _ = make({"S120": ["provider_error"]})
+    quotes = asyncio.run(pipeline.fetch_quotes(symbols, group_size=100))
+    assert set(quotes.failures) == {"S120"}
+    assert list(quotes.data) == [s for s in symbols if s != "S120"]
+    grouped = [r for r in provider.quote_requests if len(r) > 1]
+    assert sorted(len(r) for r in grouped) == [50, 100]  # the failed group went one by one
+    assert sum(len(r) == 1 for r in provider.quote_requests) == 99
+
+
+def test_quotes_of_a_group_that_keeps_failing_are_reported_per_symbol() -> None:
+    pipeline, _, _ = make({"A": ["transient"]})
+    quotes = asyncio.run(pipeline.fetch_quotes(["A", "B"]))
+    assert set(quotes.failures) == {"A", "B"}
+    assert quotes.failures["B"].retryable
     chains = asyncio.run(pipeline.fetch_chains(["SPY"], ChainFilter()))
     assert chains.ok
     assert chains.endpoint == "option_chain"

@@ -1,0 +1,1 @@
+"""The trading engine: clock, cycle, continuous runner."""

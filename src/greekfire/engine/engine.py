@@ -1,0 +1,486 @@
+"""``TradingEngine``: one trading cycle, timed phase by phase, and the parts it drives.
+
+A cycle (the brief's ``run_enhanced_trading_cycle``)::
+
+    gate        market hours from the calendar (closed: sync the broker, snapshot, stop)
+    fetch       new completed bars (pipeline + history store), quotes, option chains
+    indicators  streaming indicators advanced by the new bars only
+    strategies  each strategy on a read-only context, behind the guard
+    risk        pre-trade checks on the post-trade portfolio, sizing
+    orders      write-ahead intent, then send (dry run: journal only)
+    journal     broker events (fills, settlements), snapshots, the cycle's timings
+    metrics     Prometheus phases and counters
+
+Every phase's duration lands in :attr:`CycleReport.timings_s`, the journal's ``cycles`` table
+and the performance monitor. An exception inside one phase is logged and reported in the
+cycle's ``errors``; the engine carries on (the loop's boundary is
+:func:`greekfire.engine.runner.run_continuous`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from greekfire.broker.cached import CachedBroker
+from greekfire.broker.port import Broker
+from greekfire.data.history import HistoryStore
+from greekfire.data.pipeline import AsyncDataPipeline
+from greekfire.data.port import ChainFilter, MarketDataProvider
+from greekfire.domain.instruments import OptionContract, instrument_for
+from greekfire.domain.market import Timeframe
+from greekfire.domain.orders import OrderIntent
+from greekfire.engine.clock import LiveClock, SimulatedClock, perf_timer
+from greekfire.engine.indicators import IndicatorBook
+from greekfire.engine.market import MarketSnapshot
+from greekfire.engine.orders import OrderManager
+from greekfire.engine.wiring import build_broker, build_clock, build_provider, journal_path
+from greekfire.journal.recovery import ReconcileReport, reconcile
+from greekfire.journal.sqlite import Journal
+from greekfire.perf.monitor import PerformanceMonitor
+from greekfire.risk.gate import RiskDecision, RiskGate
+from greekfire.risk.report import RiskReport, RiskReporter
+from greekfire.risk.view import PortfolioView
+from greekfire.settings import Secrets, Settings
+from greekfire.sim.calendar import is_open, previous_close
+from greekfire.strategy.base import ChainRequest, StrategyContext
+from greekfire.strategy.guard import StrategySlot, guarded_chain_request, guarded_cycle
+from greekfire.strategy.loader import load_slots
+
+__all__ = ["PHASES", "CycleReport", "TradingEngine", "completed_end"]
+
+log = logging.getLogger("greekfire.engine")
+
+PHASES = ("gate", "fetch", "indicators", "strategies", "risk", "orders", "journal", "metrics")
+_DAY = pd.Timedelta(days=1)
+
+
+def completed_end(now: pd.Timestamp, timeframe: Timeframe) -> pd.Timestamp:
+    """The exclusive end of the bars completed at ``now``: intraday, ``now`` floored to the bar
+    length; daily, the day after the last session that has closed (00:00 UTC stamps)."""
+    if timeframe.intraday:
+        return now.floor(f"{timeframe.seconds}s")
+    close = previous_close(now).tz_convert("America/New_York")
+    return pd.Timestamp(close.date(), tz="UTC") + _DAY
+
+
+def _lookback_start(end: pd.Timestamp, timeframe: Timeframe, bars: int) -> pd.Timestamp:
+    if timeframe.intraday:
+        per_session = max(1, 390 * 60 // timeframe.seconds)
+        sessions = bars // per_session + 2
+    else:
+        sessions = bars + 2
+    return end - pd.Timedelta(days=math.ceil(sessions * 365 / 250) + 5)
+
+
+@dataclass(slots=True)
+class CycleReport:
+    """What one cycle did.
+
+    Attributes
+    ----------
+    cycle : int
+        1-based count over the journal's life.
+    ts : pandas.Timestamp
+        The clock at the start of the cycle.
+    skipped : str or None
+        Why the trading phases did not run (``"market closed"``, ``"halted: ..."``).
+    timings_s : dict
+        Seconds per phase, plus ``"total"``.
+    counts : dict
+        bars, quotes, chains, intents, approved, denied, sent, rejected, fills, events.
+    errors : list of str
+        Phase failures and disabled strategies, in words.
+    decisions : list of RiskDecision
+    """
+
+    cycle: int
+    ts: pd.Timestamp
+    skipped: str | None = None
+    timings_s: dict[str, float] = field(default_factory=dict)
+    counts: dict[str, int] = field(default_factory=dict)
+    errors: list[str] = field(default_factory=list)
+    decisions: list[RiskDecision] = field(default_factory=list)
+
+
+class TradingEngine:
+    """The bot: data -> indicators -> strategies -> risk -> orders -> journal -> metrics.
+
+    Parameters
+    ----------
+    settings : Settings
+        The whole configuration.
+    secrets : Secrets, optional
+        API keys (from the environment); needed for Alpaca data or broker.
+    clock : LiveClock or SimulatedClock, optional
+        Default from ``settings.engine.clock``.
+    provider : MarketDataProvider, optional
+        Default from ``settings.data``.
+    broker : Broker, optional
+        Default from ``settings.broker`` (the paper broker fills against this engine's quotes).
+    monitor : PerformanceMonitor, optional
+        Default a fresh monitor (its own registry).
+    workdir : path, optional
+        Relative journal, state and history paths resolve here; default the current directory.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        secrets: Secrets | None = None,
+        clock: LiveClock | SimulatedClock | None = None,
+        provider: MarketDataProvider | None = None,
+        broker: Broker | None = None,
+        monitor: PerformanceMonitor | None = None,
+        workdir: str | Path | None = None,
+    ) -> None:
+        cfg = settings.engine
+        self.settings = settings
+        self.workdir = Path(workdir) if workdir is not None else Path.cwd()
+        secrets = secrets if secrets is not None else Secrets()
+        self.clock = clock if clock is not None else build_clock(cfg)
+        self.timeframe = Timeframe.parse(cfg.timeframe)
+        self.dry_run = cfg.dry_run
+        self.monitor = monitor if monitor is not None else PerformanceMonitor()
+        self.snapshot = MarketSnapshot()
+        self.provider = provider or build_provider(settings.data, self.clock, secrets, cfg.symbols)
+        history = settings.data.history_dir
+        self.store = HistoryStore(self._path(history)) if history else None
+        self.pipeline = AsyncDataPipeline(
+            self.provider,
+            max_concurrent_requests=settings.data.max_concurrent_requests,
+            requests_per_second=settings.data.requests_per_second,
+            timeout_s=settings.data.timeout_s,
+            store=self.store,
+            monitor=self.monitor,
+            now=self.clock.now,
+        )
+        jpath = self._path(
+            journal_path(settings.journal.path, settings.journal.dry_run_path, self.dry_run)
+        )
+        inner = broker or build_broker(
+            settings.broker, self.snapshot, self.clock, secrets, jpath.with_suffix(".paper.json")
+        )
+        self.inner_broker = inner
+        self.broker = CachedBroker(inner, settings.broker.account_cache_ttl_s, self.clock.monotonic)
+        self.journal = Journal(jpath, batch_size=settings.journal.batch_size, clock=self.clock)
+        self.gate = RiskGate(settings.risk)
+        self.reporter = RiskReporter(self.gate, settings.risk.report_ttl_s, self.clock.monotonic)
+        self.slots = load_slots(settings.strategies, cfg.symbols)
+        wanted = list(dict.fromkeys([*cfg.indicators, *self._strategy_indicators()]))
+        warmups = [s.strategy.warmup_bars for s in self._live_slots() if s.strategy is not None]
+        lookback = max([cfg.lookback_bars, *warmups])
+        self.book = IndicatorBook(cfg.symbols, wanted, lookback)
+        self.orders = OrderManager(
+            self.broker, self.journal, self.clock, dry_run=self.dry_run, on_change=self._changed
+        )
+        self._loop = asyncio.new_event_loop()
+        self.cycle = int(self.journal.get_meta("cycle") or 0)
+        self.reconcile_report: ReconcileReport = reconcile(
+            self.journal, inner, settings.journal.reconcile, self.clock
+        )
+        self.orders.reload()
+        self.last_report: CycleReport | None = None
+        self._closed = False
+
+    # -- construction helpers ---------------------------------------------------------------
+    def _path(self, value: str | Path) -> Path:
+        path = Path(value).expanduser()
+        return path if path.is_absolute() else self.workdir / path
+
+    def _live_slots(self) -> list[StrategySlot]:
+        return [s for s in self.slots if s.enabled and s.strategy is not None]
+
+    def _strategy_indicators(self) -> list[str]:
+        return [i for slot in self._live_slots() for i in slot.strategy.indicators]  # type: ignore[union-attr]
+
+    def _changed(self) -> None:
+        self.reporter.invalidate()
+        self.broker.invalidate()
+
+    # -- the cycle ----------------------------------------------------------------------------
+    @contextmanager
+    def _phase(self, report: CycleReport, name: str) -> Iterator[None]:
+        started = perf_timer()
+        try:
+            yield
+        except Exception as exc:  # a phase failing must not end the cycle's bookkeeping
+            log.exception("phase failed", extra={"phase": name, "cycle": report.cycle})
+            report.errors.append(f"{name}: {type(exc).__name__}: {exc}")
+        finally:
+            elapsed = perf_timer() - started
+            report.timings_s[name] = report.timings_s.get(name, 0.0) + elapsed
+
+    def run_cycle(self) -> CycleReport:
+        """Run one cycle; never raises for data, strategy, risk or broker trouble."""
+        if self._closed:
+            raise RuntimeError("run_cycle: the engine is closed")
+        started = perf_timer()
+        self.cycle += 1
+        now = self.clock.now()
+        report = CycleReport(self.cycle, now)
+        counts = report.counts
+        with self._phase(report, "gate"):
+            if self.settings.engine.market_hours_only and not is_open(now):
+                report.skipped = "market closed"
+        if report.skipped is None:
+            intents: list[OrderIntent] = []
+            with self._phase(report, "fetch"):
+                self._loop.run_until_complete(self._fetch(now, counts, report.errors))
+            with self._phase(report, "indicators"):
+                counts["bars"] = self.book.add(self._new_bars)
+            view: PortfolioView | None = None
+            with self._phase(report, "strategies"):
+                view = self._view(now)
+                intents = self._run_strategies(now, view, report)
+            with self._phase(report, "risk"):
+                if view is not None and intents:
+                    report.decisions = self.gate.check_all(intents, view)
+            with self._phase(report, "orders"):
+                self._place(report)
+        with self._phase(report, "journal"):
+            self._bookkeeping(report)
+        with self._phase(report, "metrics"):
+            failed = {e.split(":", 1)[0] for e in report.errors}
+            for phase, seconds in report.timings_s.items():
+                outcome = "error" if phase in failed else "ok"
+                self.monitor.cycle_phase_duration.labels(phase, outcome).observe(seconds)
+        report.timings_s["total"] = perf_timer() - started
+        self.journal.record_cycle(self.cycle, now.value, report.timings_s, report.counts)
+        self.journal.set_meta("cycle", str(self.cycle))
+        self.journal.flush()
+        self.last_report = report
+        return report
+
+    # -- fetch ----------------------------------------------------------------------------------
+    async def _fetch(self, now: pd.Timestamp, counts: dict[str, int], errors: list[str]) -> None:
+        self._new_bars: dict[str, pd.DataFrame] = {}
+        symbols = self.settings.engine.symbols
+        held = list(self.broker.positions())
+        quote_symbols = list(
+            dict.fromkeys([*symbols, *(instrument_for(s).underlying for s in held)])
+        )
+        chain_requests = self._chain_requests(held, now)
+        tasks: list[Any] = [
+            self._fetch_bars(now, errors),
+            self.pipeline.fetch_quotes(quote_symbols),
+        ]
+        for underlying, chain_filter in chain_requests.items():
+            tasks.append(self.pipeline.fetch_chains([underlying], chain_filter))
+        results = await asyncio.gather(*tasks)
+        quotes = results[1]
+        for symbol, failure in quotes.failures.items():
+            errors.append(f"quotes {symbol}: {failure.error_type}: {failure.message}")
+        if quotes.data:
+            counts["quotes"] = self.snapshot.update_quotes(
+                pd.concat(quotes.data.values()), now.value
+            )
+        self.snapshot.forget_chains()
+        contracts = 0
+        for chains in results[2:]:
+            for underlying, frame in chains.data.items():
+                contracts += len(self.snapshot.update_chain(underlying, frame, now.value))
+            for underlying, failure in chains.failures.items():
+                errors.append(f"chain {underlying}: {failure.error_type}: {failure.message}")
+        counts["contracts"] = contracts
+
+    async def _fetch_bars(self, now: pd.Timestamp, errors: list[str]) -> None:
+        end = completed_end(now, self.timeframe)
+        step = pd.Timedelta(seconds=self.timeframe.seconds)
+        by_start: dict[pd.Timestamp, list[str]] = {}
+        for symbol in self.settings.engine.symbols:
+            last = self.book.last_bar_ns(symbol)
+            if last is None:
+                start = _lookback_start(end, self.timeframe, self.book.lookback)
+            else:
+                start = pd.Timestamp(last, tz="UTC") + step
+                if start >= end:
+                    continue  # up to date: no bar can have completed since
+            by_start.setdefault(start, []).append(symbol)
+        for start, names in by_start.items():
+            result = await self.pipeline.fetch_bars(names, start, end, self.timeframe)
+            self._new_bars.update(result.data)
+            for symbol, failure in result.failures.items():
+                errors.append(f"bars {symbol}: {failure.error_type}: {failure.message}")
+
+    def _chain_requests(self, held: list[str], now: pd.Timestamp) -> dict[str, ChainFilter]:
+        today = now.tz_convert("America/New_York").date()
+        wanted: dict[str, list[ChainRequest]] = {}
+        for slot in self._live_slots():
+            if not slot.strategy.needs_chains:  # type: ignore[union-attr]
+                continue
+            for underlying in slot.strategy.symbols:  # type: ignore[union-attr]
+                request, _ = guarded_chain_request(slot, underlying)
+                if request is not None:
+                    wanted.setdefault(underlying, []).append(request)
+        filters = {u: _merge(reqs, today) for u, reqs in wanted.items()}
+        for symbol in held:  # held options need marks and Greeks even if no strategy asks
+            inst = instrument_for(symbol)
+            if isinstance(inst, OptionContract):
+                filters[inst.underlying] = _widen(filters.get(inst.underlying), inst.expiry, today)
+        return filters
+
+    # -- strategies and risk ---------------------------------------------------------------
+    def _view(self, now: pd.Timestamp) -> PortfolioView:
+        account = self.broker.account()
+        positions = self.broker.positions()
+        symbols = set(positions) | set(self.snapshot.quotes)
+        peak = float(self.journal.get_meta("equity_peak_usd") or account.equity_usd)
+        peak = max(peak, account.equity_usd)
+        self.journal.set_meta("equity_peak_usd", repr(peak))
+        return PortfolioView(
+            account=account,
+            positions=positions,
+            marks=self.snapshot.marks(symbols),
+            spots=self.snapshot.spots(self.settings.engine.symbols),
+            greeks=self.snapshot.option_greeks(symbols),
+            vol_annual={s: self.book.realized_vol(s) for s in self.settings.engine.symbols},
+            open_orders=self.orders.open_orders,
+            equity_peak_usd=peak,
+            day_start_equity_usd=self._day_start(account.last_equity_usd, account.equity_usd, now),
+            ts_ns=now.value,
+        )
+
+    def _day_start(self, last_equity: float, equity: float, now: pd.Timestamp) -> float:
+        if math.isfinite(last_equity):
+            return last_equity
+        key = f"day_start:{now.tz_convert('America/New_York').date()}"
+        stored = self.journal.get_meta(key)
+        if stored is None:
+            self.journal.set_meta(key, repr(equity))
+            return equity
+        return float(stored)
+
+    def _run_strategies(
+        self, now: pd.Timestamp, view: PortfolioView, report: CycleReport
+    ) -> list[OrderIntent]:
+        ctx = StrategyContext(
+            now_ns=now.value,
+            bars=self.book.bars,
+            indicators=self.book.latest_all(),
+            quotes=self.snapshot.quotes,
+            chains=self.snapshot.chains,
+            positions=view.positions,
+            account=view.account,
+            open_orders=self.orders.open_orders,
+        )
+        intents: list[OrderIntent] = []
+        for slot in self.slots:
+            was_enabled = slot.enabled
+            got, error = guarded_cycle(slot, ctx)
+            intents.extend(got)
+            if error is not None and was_enabled:
+                report.errors.append(str(error))
+                self.journal.record_note(
+                    "strategy_disabled", {"strategy": slot.name, "error": str(error)}
+                )
+                log.error("strategy disabled", extra={"strategy": slot.name, "error": str(error)})
+        report.counts["intents"] = len(intents)
+        return intents
+
+    def _place(self, report: CycleReport) -> None:
+        approved = denied = 0
+        for decision in report.decisions:
+            if not decision.approved:
+                denied += 1
+                self.journal.record_note(
+                    "risk_denied",
+                    {
+                        "strategy": decision.intent.strategy,
+                        "symbol": decision.intent.symbol,
+                        "reasons": list(decision.reasons),
+                    },
+                )
+                continue
+            approved += 1
+            self.orders.place(decision.intent)
+        report.counts.update(approved=approved, denied=denied)
+
+    # -- journal ------------------------------------------------------------------------------
+    def _bookkeeping(self, report: CycleReport) -> None:
+        self.orders.resolve_pending()
+        events = self.orders.sync_events()
+        report.counts["events"] = len(events)
+        report.counts["fills"] = sum(len(e.fills) for e in events)
+        report.counts["sent"] = self.orders.sent
+        account = self.broker.account()
+        positions = self.broker.positions()
+        self.journal.snapshot_account(account)
+        self.journal.snapshot_positions(
+            self.clock.now_ns(), positions, self.snapshot.marks(positions)
+        )
+        self.monitor.set_active_positions(len(positions))
+
+    # -- the brief's API ---------------------------------------------------------------------
+    def get_risk_report(self) -> RiskReport:
+        """The cached risk report of the current portfolio (see :class:`RiskReporter`)."""
+        return self.reporter.get_risk_report(self._view(self.clock.now()))
+
+    def get_cache_stats(self) -> dict[str, Any]:
+        """Hit/miss statistics of the account cache and the risk-report cache, and API calls
+        that reached the broker, by method."""
+        return {
+            "account_cache": self.broker.stats(),
+            "risk_report": self.reporter.stats(),
+            "broker_calls": dict(self.broker.calls),
+        }
+
+    def clear_caches(self) -> None:
+        """Drop cached account, positions and risk report."""
+        self.broker.invalidate()
+        self.reporter.invalidate()
+
+    def close(self) -> None:
+        """Flush and close the journal, the broker and the event loop (idempotent)."""
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            self.journal.flush()
+        finally:
+            self.journal.close()
+            self.broker.close()
+            release = getattr(self.provider, "release_idle", None)
+            if release is not None:
+                self._loop.run_until_complete(release())
+            self._loop.run_until_complete(self._loop.shutdown_asyncgens())
+            self._loop.close()
+
+    def __enter__(self) -> TradingEngine:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _merge(requests: list[ChainRequest], today: date) -> ChainFilter:
+    dte_min = min(r.dte_min for r in requests)
+    dte_max = max(r.dte_max for r in requests)
+    lows = [r.moneyness_min for r in requests]
+    highs = [r.moneyness_max for r in requests]
+    rights = {r.right for r in requests}
+    return ChainFilter(
+        expiry_from=today + timedelta(days=math.floor(dte_min)),
+        expiry_to=today + timedelta(days=math.ceil(dte_max)),
+        moneyness_min=None if None in lows else min(x for x in lows if x is not None),
+        moneyness_max=None if None in highs else max(x for x in highs if x is not None),
+        right=next(iter(rights)) if len(rights) == 1 else None,
+    )
+
+
+def _widen(current: ChainFilter | None, expiry: date, today: date) -> ChainFilter:
+    if current is None:
+        return ChainFilter(expiry_from=expiry, expiry_to=expiry)
+    lo = min(current.expiry_from or today, expiry)
+    hi = max(current.expiry_to or expiry, expiry)
+    return ChainFilter(expiry_from=lo, expiry_to=hi)
