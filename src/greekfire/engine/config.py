@@ -18,39 +18,48 @@ class DataConfig(Section):
     """Where market data comes from and how it is fetched."""
 
     provider: Literal["synthetic", "alpaca", "files"] = Field(
-        "synthetic", description="synthetic (embedded market), alpaca, or files."
+        default="synthetic", description="synthetic (embedded market), alpaca, or files."
     )
-    seed: int = Field(7, ge=0, description="Seed of the synthetic market.")
+    seed: int = Field(default=7, ge=0, description="Seed of the synthetic market.")
     data_url: str | None = Field(
-        None, description="Override Alpaca's market-data URL (e.g. a local serve-market)."
+        default=None, description="Override Alpaca's market-data URL (e.g. a local serve-market)."
     )
-    files_dir: str | None = Field(None, description="Directory of the files provider.")
+    files_dir: str | None = Field(default=None, description="Directory of the files provider.")
     history_dir: str | None = Field(
-        "data/history", description="Local history store (Parquet); null disables it."
+        default="data/history", description="Local history store (Parquet); null disables it."
     )
-    max_concurrent_requests: int = Field(50, ge=1, description="Requests in flight.")
+    max_concurrent_requests: int = Field(default=50, ge=1, description="Requests in flight.")
     requests_per_second: float | None = Field(
-        None, gt=0, description="Rate limit of the provider; null for none."
+        default=None, gt=0, description="Rate limit of the provider; null for none."
     )
-    timeout_s: float = Field(10.0, gt=0, description="Timeout of one request.")
+    timeout_s: float = Field(default=10.0, gt=0, description="Timeout of one request.")
 
 
 class EngineConfig(Section):
     """The trading loop."""
 
-    symbols: tuple[str, ...] = Field(_DEFAULT_SYMBOLS, min_length=1, description="Universe.")
-    timeframe: Literal["1m", "5m", "15m", "1h", "1d"] = Field("1d", description="Bar length.")
-    lookback_bars: int = Field(260, ge=2, description="Bars of history kept per symbol.")
-    interval_s: float = Field(300.0, gt=0, description="Seconds between cycle starts.")
-    market_hours_only: bool = Field(True, description="Skip cycles while the market is closed.")
-    dry_run: bool = Field(False, description="Decide and journal, send nothing.")
-    clock: Literal["live", "simulated"] = Field("live", description="Wall time or simulated.")
+    symbols: tuple[str, ...] = Field(
+        default=_DEFAULT_SYMBOLS, min_length=1, description="Universe."
+    )
+    timeframe: Literal["1m", "5m", "15m", "1h", "1d"] = Field(
+        default="1d", description="Bar length."
+    )
+    lookback_bars: int = Field(default=260, ge=2, description="Bars of history kept per symbol.")
+    interval_s: float = Field(default=300.0, gt=0, description="Seconds between cycle starts.")
+    market_hours_only: bool = Field(
+        default=True, description="Skip cycles while the market is closed."
+    )
+    dry_run: bool = Field(default=False, description="Decide and journal, send nothing.")
+    clock: Literal["live", "simulated"] = Field(
+        default="live", description="Wall time or simulated."
+    )
     sim_start: datetime | None = Field(
-        None, description="Simulated clock start (tz-aware); default the last Monday's open."
+        default=None,
+        description="Simulated clock start (tz-aware); default the last Monday's open.",
     )
     log_path: str = Field("logs/trading_system.jsonl", description="JSON-lines log file.")
     indicators: tuple[str, ...] = Field(
-        ("sma_20", "sma_50", "rsi_14", "macd_12_26_9", "bbands_20_2", "atr_14"),
+        default=("sma_20", "sma_50", "rsi_14", "macd_12_26_9", "bbands_20_2", "atr_14"),
         description="Streaming indicators kept per symbol.",
     )
 
