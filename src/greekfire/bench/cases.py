@@ -24,6 +24,7 @@ from numpy.typing import NDArray
 from greekfire.bench import peers, subjects
 from greekfire.bench.contenders import Contender, Prepared, Results
 from greekfire.bench.data_cases import build_data_cases
+from greekfire.bench.engine_cases import build_engine_cases
 from greekfire.bench.harness import Batch, CaseSpec, Target
 from greekfire.bench.perf_cases import build_perf_cases
 from greekfire.bench.ta_cases import build_series_cases
@@ -66,7 +67,7 @@ class Sizes:
     ``stats_days`` case (h)'s returns; ``ta_loop_subsample`` the symbols pandas-ta-classic's
     loop is timed on in case (f); ``cache_calls`` the hits per sample of case (i),
     ``frame_rows`` case (j)'s frame, ``parallel_tasks`` case (k)'s items, ``fetch_symbols``
-    case (m)'s symbols.
+    case (m)'s symbols, ``cycle_symbols`` the universes of case (o).
     """
 
     bsm: int
@@ -85,6 +86,7 @@ class Sizes:
     frame_rows: int = 100_000
     parallel_tasks: int = 16
     fetch_symbols: int = 500
+    cycle_symbols: tuple[int, ...] = (5, 50, 500)
 
 
 FULL = Sizes(
@@ -118,6 +120,7 @@ QUICK_SIZES = Sizes(
     frame_rows=5_000,
     parallel_tasks=4,
     fetch_symbols=50,
+    cycle_symbols=(5,),
 )
 
 
@@ -396,6 +399,7 @@ def build_cases(sizes: Sizes) -> list[CaseSpec[Any]]:
         *build_series_cases(sizes),
         *build_perf_cases(sizes),
         *build_data_cases(sizes),
+        *build_engine_cases(sizes.cycle_symbols),
     ]
 
 

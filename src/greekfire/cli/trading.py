@@ -217,7 +217,14 @@ def demo_settings(workdir: Path, data_url: str) -> Settings:
                 {
                     "name": "wheel",
                     "symbols": list(_DEMO_WHEEL),
-                    "params": {"dte_min": 1, "dte_max": 10, "target_delta": 0.40},
+                    "params": {
+                        "dte_min": 1,
+                        "dte_max": 10,
+                        "roll_dte": 0,
+                        "put_delta": 0.40,
+                        "call_delta": 0.40,
+                        "profit_target": 0.9,
+                    },
                 },
                 {"name": "momentum", "symbols": list(_DEMO_MOMENTUM)},
             ],

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
+from functools import lru_cache
 
 from greekfire.domain.enums import OptionRight
 from greekfire.domain.occ import format_occ, parse_occ
@@ -124,6 +125,7 @@ def is_option_symbol(symbol: str) -> bool:
     return len(text) > 15 and text[-9] in "CPcp" and text[-15:-9].isdigit() and text[-8:].isdigit()
 
 
+@lru_cache(maxsize=65_536)
 def instrument_for(symbol: str) -> Instrument:
     """The instrument a symbol names: an :class:`OptionContract` for an OCC symbol, else an
     :class:`Equity`.
@@ -132,6 +134,8 @@ def instrument_for(symbol: str) -> Instrument:
     ------
     ValueError
         An OCC-shaped symbol with an invalid field, or an empty ticker.
+
+    Instruments are immutable, so results are cached (symbols recur every cycle).
     """
     if not isinstance(symbol, str):
         raise TypeError(f"symbol: expected a str, got {type(symbol).__name__}")

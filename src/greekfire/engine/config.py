@@ -24,6 +24,10 @@ class DataConfig(Section):
     data_url: str | None = Field(
         default=None, description="Override Alpaca's market-data URL (e.g. a local serve-market)."
     )
+    trading_url: str | None = Field(
+        default=None,
+        description="Override Alpaca's trading API URL for option contracts; default data_url.",
+    )
     files_dir: str | None = Field(default=None, description="Directory of the files provider.")
     history_dir: str | None = Field(
         default="data/history", description="Local history store (Parquet); null disables it."

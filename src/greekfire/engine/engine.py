@@ -36,6 +36,7 @@ from greekfire.broker.port import Broker
 from greekfire.data.history import HistoryStore
 from greekfire.data.pipeline import AsyncDataPipeline
 from greekfire.data.port import ChainFilter, MarketDataProvider
+from greekfire.data.resilience import CircuitBreaker
 from greekfire.domain.instruments import OptionContract, instrument_for
 from greekfire.domain.market import Timeframe
 from greekfire.domain.orders import OrderIntent
@@ -164,6 +165,8 @@ class TradingEngine:
             store=self.store,
             monitor=self.monitor,
             now=self.clock.now,
+            # The breaker's cool-down runs on the engine's clock: simulated time in a simulation.
+            breaker=CircuitBreaker(clock=self.clock.monotonic, name=self.provider.name),
         )
         jpath = self._path(
             journal_path(settings.journal.path, settings.journal.dry_run_path, self.dry_run)
@@ -192,6 +195,7 @@ class TradingEngine:
         self.orders.reload()
         self.last_report: CycleReport | None = None
         self._closed = False
+        self._closing_marked_ns = 0
 
     # -- construction helpers ---------------------------------------------------------------
     def _path(self, value: str | Path) -> Path:
@@ -233,6 +237,9 @@ class TradingEngine:
         with self._phase(report, "gate"):
             if self.settings.engine.market_hours_only and not is_open(now):
                 report.skipped = "market closed"
+        if report.skipped is not None and previous_close(now).value > self._closing_marked_ns:
+            with self._phase(report, "fetch"):
+                self._closing_marks(now, report)
         if report.skipped is None:
             intents: list[OrderIntent] = []
             with self._phase(report, "fetch"):
@@ -263,6 +270,19 @@ class TradingEngine:
         return report
 
     # -- fetch ----------------------------------------------------------------------------------
+    def _closing_marks(self, now: pd.Timestamp, report: CycleReport) -> None:
+        # The first cycle after a close refreshes the quotes once, so that what settles at
+        # the close (options expiring that day, day orders) sees closing prices.
+        self._closing_marked_ns = previous_close(now).value
+        symbols = list(self.settings.engine.symbols)
+        quotes = self._loop.run_until_complete(self.pipeline.fetch_quotes(symbols))
+        if quotes.data:
+            parts = quotes.blocks or list(quotes.data.values())
+            frame = pd.concat(parts) if len(parts) > 1 else parts[0]
+            report.counts["quotes"] = self.snapshot.update_quotes(frame, now.value)
+        for symbol, failure in quotes.failures.items():
+            report.errors.append(f"fetch: quotes {symbol}: {failure.error_type}")
+
     async def _fetch(self, now: pd.Timestamp, counts: dict[str, int], errors: list[str]) -> None:
         self._new_bars: dict[str, pd.DataFrame] = {}
         symbols = self.settings.engine.symbols
@@ -282,9 +302,9 @@ class TradingEngine:
         for symbol, failure in quotes.failures.items():
             errors.append(f"quotes {symbol}: {failure.error_type}: {failure.message}")
         if quotes.data:
-            counts["quotes"] = self.snapshot.update_quotes(
-                pd.concat(quotes.data.values()), now.value
-            )
+            parts = quotes.blocks or list(quotes.data.values())
+            frame = pd.concat(parts) if len(parts) > 1 else parts[0]
+            counts["quotes"] = self.snapshot.update_quotes(frame, now.value)
         self.snapshot.forget_chains()
         contracts = 0
         for chains in results[2:]:
@@ -450,6 +470,12 @@ class TradingEngine:
         finally:
             self.journal.close()
             self.broker.close()
+            # A cycle abandoned by a second stop signal leaves its fetch tasks pending.
+            pending = asyncio.all_tasks(self._loop)
+            for task in pending:
+                task.cancel()
+            if pending:
+                self._loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
             release = getattr(self.provider, "release_idle", None)
             if release is not None:
                 self._loop.run_until_complete(release())

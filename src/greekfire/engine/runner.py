@@ -5,8 +5,9 @@ the next cycle runs. SIGINT/SIGTERM ask for a stop: the first lets the running c
 (then the journal is flushed and closed); a second abandons the cycle at once (its write-ahead
 intents are resolved at the next start, never resent). Cycle starts keep to the interval grid
 (a slow cycle delays the next one, never two at once). With a simulated clock, waiting
-advances the clock, and a closed market is skipped to the next open, so a simulated trading
-week runs in seconds.
+advances the clock, a step across a session close stops at the close (one closing cycle, so
+that expiring options settle at closing prices), and the rest of a closed market is skipped
+to the next open: a simulated trading week runs in seconds.
 """
 
 from __future__ import annotations
@@ -19,9 +20,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from types import FrameType
 
+import pandas as pd
+
 from greekfire.engine.clock import SimulatedClock, perf_timer
 from greekfire.engine.engine import CycleReport, TradingEngine
-from greekfire.sim.calendar import is_open, next_open
+from greekfire.sim.calendar import is_open, next_open, previous_close
 
 __all__ = ["CycleAbandoned", "RunSummary", "run_continuous"]
 
@@ -111,6 +114,7 @@ def run_continuous(
                 if isinstance(clock, SimulatedClock):
                     _advance_simulated(clock, interval_s, engine)
                 elif clock.wait(interval_s - (perf_timer() - started), stop):
+                    summary.stopped_by = "signal"  # stopped while waiting for the next cycle
                     break
             else:
                 summary.stopped_by = "signal"
@@ -138,7 +142,11 @@ def _one_cycle(engine: TradingEngine, summary: RunSummary) -> CycleReport | None
 
 
 def _advance_simulated(clock: SimulatedClock, interval_s: float, engine: TradingEngine) -> None:
-    clock.advance(interval_s)
-    now = clock.now()
-    if engine.settings.engine.market_hours_only and not is_open(now):
-        clock.set(next_open(now))
+    # A step that crosses a close stops at it (one closing cycle: settlements see closing
+    # prices); a step inside a closed market jumps to the next open.
+    before = clock.now()
+    target = before + pd.Timedelta(seconds=interval_s)
+    if engine.settings.engine.market_hours_only and not is_open(target):
+        close = previous_close(target)
+        target = close if close > before else next_open(target)
+    clock.set(target)

@@ -61,6 +61,7 @@ def build_provider(
 
     return AlpacaProvider(
         data_url=cfg.data_url,
+        trading_url=cfg.trading_url or cfg.data_url,
         timeout_s=cfg.timeout_s,
         env=_alpaca_env(secrets, "data"),
         max_connections=cfg.max_concurrent_requests,

@@ -66,7 +66,7 @@ class RiskConfig(Section):
         " (fewer: fixed-fraction sizing).",
     )
     reserve_open_orders: bool = Field(
-        default=True,
+        default=False,
         description="Buying power: subtract what resting opening orders reserve from the"
-        " account's buying power (turn off when the broker already nets them out).",
+        " account's buying power (the paper and Alpaca brokers already net them out).",
     )

@@ -51,6 +51,7 @@ DEFAULT_REGIME = RegimeParams(
 _PARAMS, _QUOTE = 104, 105
 _NS = 1_000_000_000
 _MINUTE_NS = 60 * _NS
+_SESSIONS_CACHED = 4  # sessions whose minute paths stay in memory (500 symbols: 1.6 MB each)
 _YEAR_NS = 366 * 86_400 * _NS
 PerSymbol = float | Sequence[float] | Mapping[str, float] | None
 
@@ -162,6 +163,7 @@ class SyntheticMarket:
         )
         self._spread_bps = float(spread_bps)
         self._layer: DailyLayer | None = None
+        self._points: dict[int, np.ndarray] = {}
         self._ensure_layer(to_bounds_ns(epoch, epoch)[1])  # validates every parameter now
 
     @property
@@ -237,8 +239,20 @@ class SyntheticMarket:
             raise ValueError(f"ts: expected a time after the first session open, got {ts!r}")
         if ns >= layer.close_ns[j]:
             return float(np.maximum(np.round(np.exp(layer.close_log[row, j]), 2), 0.01))
-        points, _ = minute_prices(self._spec, layer, j, np.array([row]))
-        return float(points[0, (ns - int(layer.open_ns[j])) // _MINUTE_NS])
+        points = self._session_points(layer, j)
+        return float(points[row, (ns - int(layer.open_ns[j])) // _MINUTE_NS])
+
+    def _session_points(self, layer: DailyLayer, j: int) -> np.ndarray:
+        # Every symbol's minute path of one session, computed once: a quote or trade is then
+        # a lookup (the minute path of a symbol does not depend on which others are asked).
+        key = int(layer.open_ns[j])
+        points = self._points.get(key)
+        if points is None:
+            points, _ = minute_prices(self._spec, layer, j, np.arange(len(self._spec.symbols)))
+            self._points[key] = points
+            while len(self._points) > _SESSIONS_CACHED:
+                self._points.pop(next(iter(self._points)))
+        return points
 
     def quote(self, symbol: str, ts: TimestampLike) -> Quote:
         """Best bid and offer around :meth:`spot`: ``spread_bps`` wide (at least a cent) in

@@ -54,11 +54,14 @@ def test_a_cycle_runs_every_phase_and_journals_its_orders(tmp_path: Path) -> Non
 def test_the_market_closed_gate_skips_trading_but_keeps_the_books(tmp_path: Path) -> None:
     saturday = {"sim_start": "2026-11-14T15:00:00+00:00"}
     with make_engine(tmp_path, engine=saturday) as engine:
-        report = engine.run_cycle()
-    assert report.skipped == "market closed"
-    assert "fetch" not in report.timings_s
-    assert "journal" in report.timings_s
-    assert report.counts.get("approved", 0) == 0
+        first = engine.run_cycle()
+        second = engine.run_cycle()
+    assert first.skipped == second.skipped == "market closed"
+    assert first.counts["quotes"] == 4  # closing prices, once per closed period
+    assert "strategies" not in first.timings_s
+    assert "fetch" not in second.timings_s
+    assert "journal" in second.timings_s
+    assert first.counts.get("approved", 0) == 0
 
 
 def test_dry_run_journals_decisions_in_its_own_file_and_sends_nothing(tmp_path: Path) -> None:
