@@ -19,9 +19,10 @@ $(DEV_STAMP): pyproject.toml | $(PY)
 	$(PY) -m pip install -q -e ".[dev]"
 	touch $@ $(RUNTIME_STAMP)
 
+# The bot for one simulated trading week: the simulated exchange on loopback, the paper
+# broker, the wheel and momentum strategies, a SQLite journal under demo-run/.
 demo: $(RUNTIME_STAMP)
-	$(VENV)/bin/greekfire chain --spot 100 --vol 0.25 --rate 0.04 --dividend 0.01 \
-		--strikes 80:120:10 --expiries 7,30,90,365
+	$(VENV)/bin/greekfire demo --workdir demo-run
 
 lint: $(DEV_STAMP)
 	$(VENV)/bin/ruff check src tests benchmarks
@@ -47,4 +48,4 @@ bench: $(DEV_STAMP)
 	$(VENV)/bin/greekfire bench --out reports
 
 clean:
-	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache reports
+	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache reports demo-run

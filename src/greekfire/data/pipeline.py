@@ -413,13 +413,17 @@ class AsyncDataPipeline:
 
         return await self._run(_unique(symbols), "bars", call, _frame_with(BAR_COLUMNS, "bars"))
 
-    async def fetch_quotes(self, symbols: Iterable[str], *, group_size: int = 100) -> FetchResult:
+    async def fetch_quotes(
+        self, symbols: Iterable[str], *, group_size: int = 100, split: bool = True
+    ) -> FetchResult:
         """The latest quote of each symbol, a one-row frame each.
 
         With ``batch`` on, symbols are asked ``group_size`` at a time (one request per group
         on a vendor that takes many symbols); a group that fails with a ``ProviderError`` is
         asked again symbol by symbol, so one bad symbol never sinks the others. With ``batch``
-        off, one request per symbol.
+        off, one request per symbol. ``split=False`` skips cutting each group's answer into
+        one-row frames: every symbol then maps to its group's frame (select its row by label;
+        ``blocks`` has each group's frame once), which saves ~0.1 ms per symbol.
         """
         keys = _unique(symbols)
         if not self.batch or len(keys) <= 1:
@@ -433,10 +437,10 @@ class AsyncDataPipeline:
         groups = [keys[i : i + group_size] for i in range(0, len(keys), group_size)]
         async with asyncio.TaskGroup() as tasks:
             for group in groups:
-                tasks.create_task(self._quotes_group(group, result))
+                tasks.create_task(self._quotes_group(group, result, split))
         return self._finish(result, keys, started)
 
-    async def _quotes_group(self, group: list[str], result: FetchResult) -> None:
+    async def _quotes_group(self, group: list[str], result: FetchResult, split: bool) -> None:
         label = f"{group[0]}..{group[-1]} ({len(group)} symbols)"
         answer = await self._run(
             [label],
@@ -465,7 +469,7 @@ class AsyncDataPipeline:
         for key, pos in zip(group, positions, strict=True):
             result.attempts[key] = attempts
             if pos >= 0:
-                result.data[key] = frame.iloc[pos : pos + 1]
+                result.data[key] = frame.iloc[pos : pos + 1] if split else frame
             else:
                 result.failures[key] = FetchFailure(
                     "ProviderError", f"{key}: the provider returned no quote", attempts, False

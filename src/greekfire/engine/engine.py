@@ -23,6 +23,7 @@ import asyncio
 import logging
 import math
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -39,7 +40,8 @@ from greekfire.data.port import ChainFilter, MarketDataProvider
 from greekfire.data.resilience import CircuitBreaker
 from greekfire.domain.instruments import OptionContract, instrument_for
 from greekfire.domain.market import Timeframe
-from greekfire.domain.orders import OrderIntent
+from greekfire.domain.orders import BrokerEvent, OrderIntent
+from greekfire.domain.portfolio import Account, Position
 from greekfire.engine.clock import LiveClock, SimulatedClock, perf_timer
 from greekfire.engine.indicators import IndicatorBook
 from greekfire.engine.market import MarketSnapshot
@@ -81,6 +83,13 @@ def _lookback_start(end: pd.Timestamp, timeframe: Timeframe, bars: int) -> pd.Ti
     else:
         sessions = bars + 2
     return end - pd.Timedelta(days=math.ceil(sessions * 365 / 250) + 5)
+
+
+@dataclass(frozen=True, slots=True)
+class _BrokerRound:
+    events: list[BrokerEvent]
+    account: Account
+    positions: dict[str, Position]
 
 
 @dataclass(slots=True)
@@ -196,6 +205,11 @@ class TradingEngine:
         self.last_report: CycleReport | None = None
         self._closed = False
         self._closing_marked_ns = 0
+        self._new_bars: dict[str, pd.DataFrame] = {}
+        self._events_synced = False
+        self._held = list(self.broker.positions())
+        self._overlap_broker = inner.name != "paper"
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="greekfire-broker")
 
     # -- construction helpers ---------------------------------------------------------------
     def _path(self, value: str | Path) -> Path:
@@ -209,8 +223,8 @@ class TradingEngine:
         return [i for slot in self._live_slots() for i in slot.strategy.indicators]  # type: ignore[union-attr]
 
     def _changed(self) -> None:
+        # The account cache invalidates itself on submit, cancel and fill events.
         self.reporter.invalidate()
-        self.broker.invalidate()
 
     # -- the cycle ----------------------------------------------------------------------------
     @contextmanager
@@ -242,14 +256,16 @@ class TradingEngine:
                 self._closing_marks(now, report)
         if report.skipped is None:
             intents: list[OrderIntent] = []
+            state: _BrokerRound | None = None
             with self._phase(report, "fetch"):
-                self._loop.run_until_complete(self._fetch(now, counts, report.errors))
+                state = self._fetch_all(now, report)
             with self._phase(report, "indicators"):
                 counts["bars"] = self.book.add(self._new_bars)
             view: PortfolioView | None = None
             with self._phase(report, "strategies"):
-                view = self._view(now)
-                intents = self._run_strategies(now, view, report)
+                if state is not None:
+                    view = self._view(now, state.account, state.positions)
+                    intents = self._run_strategies(now, view, report)
             with self._phase(report, "risk"):
                 if view is not None and intents:
                     report.decisions = self.gate.check_all(intents, view)
@@ -275,7 +291,7 @@ class TradingEngine:
         # the close (options expiring that day, day orders) sees closing prices.
         self._closing_marked_ns = previous_close(now).value
         symbols = list(self.settings.engine.symbols)
-        quotes = self._loop.run_until_complete(self.pipeline.fetch_quotes(symbols))
+        quotes = self._loop.run_until_complete(self.pipeline.fetch_quotes(symbols, split=False))
         if quotes.data:
             parts = quotes.blocks or list(quotes.data.values())
             frame = pd.concat(parts) if len(parts) > 1 else parts[0]
@@ -283,17 +299,43 @@ class TradingEngine:
         for symbol, failure in quotes.failures.items():
             report.errors.append(f"fetch: quotes {symbol}: {failure.error_type}")
 
+    def _fetch_all(self, now: pd.Timestamp, report: CycleReport) -> _BrokerRound:
+        # Market data (async, concurrent) and the broker's state. A remote broker is read in
+        # a worker thread meanwhile, so its round trips hide behind the data's; the paper
+        # broker fills against the quotes just fetched, so it is read after them.
+        self._new_bars = {}
+        self.orders.resolve_pending()
+        if self._overlap_broker:
+            pending = self._executor.submit(self._broker_round)
+            try:
+                self._loop.run_until_complete(self._fetch(now, report.counts, report.errors))
+            finally:
+                state = pending.result()
+        else:
+            self._loop.run_until_complete(self._fetch(now, report.counts, report.errors))
+            state = self._broker_round()
+        events = self.orders.record_events(state.events)
+        report.counts["events"] = len(events)
+        report.counts["fills"] = sum(len(e.fills) for e in events)
+        self._events_synced = True
+        self._held = list(state.positions)
+        return state
+
+    def _broker_round(self) -> _BrokerRound:
+        # Runs in the worker thread: broker calls only (the journal belongs to the main one).
+        events = self.broker.events(self.orders.last_seq)
+        return _BrokerRound(events, self.broker.account(), self.broker.positions())
+
     async def _fetch(self, now: pd.Timestamp, counts: dict[str, int], errors: list[str]) -> None:
-        self._new_bars: dict[str, pd.DataFrame] = {}
         symbols = self.settings.engine.symbols
-        held = list(self.broker.positions())
+        held = self._held
         quote_symbols = list(
             dict.fromkeys([*symbols, *(instrument_for(s).underlying for s in held)])
         )
         chain_requests = self._chain_requests(held, now)
         tasks: list[Any] = [
             self._fetch_bars(now, errors),
-            self.pipeline.fetch_quotes(quote_symbols),
+            self.pipeline.fetch_quotes(quote_symbols, split=False),
         ]
         for underlying, chain_filter in chain_requests.items():
             tasks.append(self.pipeline.fetch_chains([underlying], chain_filter))
@@ -351,9 +393,11 @@ class TradingEngine:
         return filters
 
     # -- strategies and risk ---------------------------------------------------------------
-    def _view(self, now: pd.Timestamp) -> PortfolioView:
-        account = self.broker.account()
-        positions = self.broker.positions()
+    def _view(
+        self, now: pd.Timestamp, account: Account | None = None, positions: Any = None
+    ) -> PortfolioView:
+        account = account if account is not None else self.broker.account()
+        positions = positions if positions is not None else self.broker.positions()
         symbols = set(positions) | set(self.snapshot.quotes)
         peak = float(self.journal.get_meta("equity_peak_usd") or account.equity_usd)
         peak = max(peak, account.equity_usd)
@@ -364,7 +408,7 @@ class TradingEngine:
             marks=self.snapshot.marks(symbols),
             spots=self.snapshot.spots(self.settings.engine.symbols),
             greeks=self.snapshot.option_greeks(symbols),
-            vol_annual={s: self.book.realized_vol(s) for s in self.settings.engine.symbols},
+            vol_annual=self.book.realized_vols(),
             open_orders=self.orders.open_orders,
             equity_peak_usd=peak,
             day_start_equity_usd=self._day_start(account.last_equity_usd, account.equity_usd, now),
@@ -428,10 +472,12 @@ class TradingEngine:
 
     # -- journal ------------------------------------------------------------------------------
     def _bookkeeping(self, report: CycleReport) -> None:
-        self.orders.resolve_pending()
-        events = self.orders.sync_events()
-        report.counts["events"] = len(events)
-        report.counts["fills"] = sum(len(e.fills) for e in events)
+        if not self._events_synced:  # a closed-market cycle: settlements, expiries
+            self.orders.resolve_pending()
+            events = self.orders.sync_events()
+            report.counts["events"] = len(events)
+            report.counts["fills"] = sum(len(e.fills) for e in events)
+        self._events_synced = False
         report.counts["sent"] = self.orders.sent
         account = self.broker.account()
         positions = self.broker.positions()
@@ -465,6 +511,7 @@ class TradingEngine:
         if self._closed:
             return
         self._closed = True
+        self._executor.shutdown(wait=True)
         try:
             self.journal.flush()
         finally:

@@ -55,6 +55,10 @@ class IndicatorBook:
         self._bars: dict[str, pd.DataFrame] = {}
         self._last_ns = np.full(len(self.symbols), np.iinfo(np.int64).min, dtype=np.int64)
         self.updates = 0
+        # Values only change when bars arrive: the per-symbol views are rebuilt then, not
+        # every cycle (500 symbols x 15 columns is a few ms per rebuild).
+        self._views: tuple[int, Mapping[str, Mapping[str, float]]] | None = None
+        self._vols: dict[tuple[int, int], dict[str, float]] = {}
 
     def last_bar_ns(self, symbol: str) -> int | None:
         """Start of the newest bar seen for ``symbol`` (UTC ns), ``None`` before any."""
@@ -111,10 +115,21 @@ class IndicatorBook:
         return {c: float(v[row]) for c, v in self._latest.items()}
 
     def latest_all(self) -> Mapping[str, Mapping[str, float]]:
-        """:meth:`latest` for every symbol that has bars (read-only mappings)."""
-        return MappingProxyType(
-            {s: MappingProxyType(self.latest(s)) for s in self.symbols if s in self._bars}
-        )
+        """:meth:`latest` for every symbol that has bars (read-only mappings, rebuilt only
+        after new bars)."""
+        if self._views is None or self._views[0] != self.updates:
+            views = {s: MappingProxyType(self.latest(s)) for s in self.symbols if s in self._bars}
+            self._views = (self.updates, MappingProxyType(views))
+        return self._views[1]
+
+    def realized_vols(self, window: int = 20) -> dict[str, float]:
+        """:meth:`realized_vol` of every symbol (recomputed only after new bars)."""
+        key = (self.updates, window)
+        vols = self._vols.get(key)
+        if vols is None:
+            vols = {s: self.realized_vol(s, window) for s in self.symbols}
+            self._vols = {key: vols}
+        return vols
 
     @property
     def bars(self) -> Mapping[str, pd.DataFrame]:

@@ -148,7 +148,11 @@ class OrderManager:
 
     def sync_events(self) -> list[BrokerEvent]:
         """Record the broker's new events (fills, order updates, settlements) in the journal."""
-        events = self.broker.events(self.last_seq)
+        return self.record_events(self.broker.events(self.last_seq))
+
+    def record_events(self, events: list[BrokerEvent]) -> list[BrokerEvent]:
+        """Record events read from the broker (``events(last_seq)``); returns the new ones."""
+        events = [e for e in events if e.seq > self.last_seq]
         changed = False
         for event in events:
             self.journal.record_event(event)

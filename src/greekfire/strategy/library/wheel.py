@@ -49,6 +49,13 @@ class WheelParams(Section):
         0.50, gt=0, le=1, description="Buy back once this fraction of the credit is captured."
     )
     roll_dte: float = Field(7, ge=0, description="Buy back (then roll) at DTE <= this.")
+    max_delta_error: float = Field(
+        0.15,
+        gt=0,
+        le=1,
+        description="Sell nothing when the best liquid contract's |delta| is further than this"
+        " from the target (e.g. only deep in-the-money puts pass the liquidity filters).",
+    )
     contracts: int = Field(1, ge=1, description="Most puts sold per underlying.")
     tick: float = Field(0.01, gt=0, description="Price increment of limit orders.")
     moneyness_min: float = Field(0.70, gt=0, description="Chain request: lowest strike/spot.")
@@ -180,17 +187,21 @@ class WheelStrategy(Strategy):
         if busy:  # another strategy's open order on a contract: leave that contract alone
             chain = chain[~chain["contract"].isin(busy)]
         p = self.p
-        return pick_by_delta(
+        target = p.put_delta if right is OptionRight.PUT else p.call_delta
+        row = pick_by_delta(
             chain,
             now_ns=ctx.now_ns,
             right=right,
-            target_abs_delta=p.put_delta if right is OptionRight.PUT else p.call_delta,
+            target_abs_delta=target,
             dte_min=p.dte_min,
             dte_max=p.dte_max,
             max_spread_fraction=p.max_spread_fraction,
             min_open_interest=p.min_open_interest,
             strike_min=strike_min,
         )
+        if row is None or abs(abs(float(row["delta"])) - target) > p.max_delta_error:
+            return None
+        return row
 
     def _sell_put(
         self, ctx: StrategyContext, underlying: str, busy: set[str]
