@@ -2,10 +2,10 @@
 trading commands of :mod:`greekfire.cli.trading` (``run``, ``demo``, ``status``, ``positions``,
 ``orders``, ``init``).
 
-Exit codes: 0 success; 1 unexpected error; 2 bad input (an invalid option value, a usage error,
-``greekfire.errors.ConfigError``); 130 interrupted. Errors print one red line on stderr that
-names the option and the value; set ``GREEKFIRE_DEBUG=1`` to also get the traceback of an
-unexpected error.
+Exit codes: 0 success; 1 unexpected error or a trading halt (``StateError``); 2 bad input
+(an invalid option value, a usage error, ``greekfire.errors.ConfigError``); 130 interrupted.
+Errors print one red line on stderr that names the option and the value; set
+``GREEKFIRE_DEBUG=1`` to also get the traceback of an unexpected error.
 
 numpy, pandas and the analytics are imported inside the commands, so ``greekfire --help`` and
 ``greekfire --version`` stay fast.
@@ -36,7 +36,7 @@ from greekfire.cli.params import (
     parse_strikes,
 )
 from greekfire.domain.enums import OptionRight
-from greekfire.errors import ConfigError
+from greekfire.errors import ConfigError, StateError
 
 __all__ = ["app", "run"]
 
@@ -71,6 +71,9 @@ def _guarded(main: Callable[[], Any]) -> int:
     except ConfigError as exc:
         _report_error(f"invalid configuration: {exc}")
         return EXIT_USAGE
+    except StateError as exc:  # e.g. startup reconciliation found a mismatch under "halt"
+        _report_error(f"halted: {exc}")
+        return EXIT_UNEXPECTED
     except (typer.Abort, KeyboardInterrupt):
         _report_error("interrupted")
         return EXIT_INTERRUPTED

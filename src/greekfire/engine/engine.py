@@ -198,9 +198,15 @@ class TradingEngine:
         )
         self._loop = asyncio.new_event_loop()
         self.cycle = int(self.journal.get_meta("cycle") or 0)
-        self.reconcile_report: ReconcileReport = reconcile(
-            self.journal, inner, settings.journal.reconcile, self.clock
-        )
+        try:
+            self.reconcile_report: ReconcileReport = reconcile(
+                self.journal, inner, settings.journal.reconcile, self.clock
+            )
+        except BaseException:  # a halt (StateError) or a broker that cannot be reached
+            self.journal.close()
+            self.broker.close()
+            self._loop.close()
+            raise
         self.orders.reload()
         self.last_report: CycleReport | None = None
         self._closed = False

@@ -11,6 +11,7 @@ import pytest
 from conftest import settings_dict
 from greekfire.engine.engine import PHASES, TradingEngine
 from greekfire.engine.runner import run_continuous
+from greekfire.errors import StateError
 from greekfire.journal.sqlite import Journal
 from greekfire.settings import Settings
 
@@ -142,3 +143,18 @@ def test_cache_stats_and_clear(tmp_path: Path) -> None:
         assert engine.get_cache_stats()["broker_calls"]["account"] == before + 1
         report = engine.get_risk_report()
         assert report is engine.get_risk_report()  # cached until invalidated
+
+
+def test_a_mismatch_under_halt_refuses_to_start(tmp_path: Path) -> None:
+    with make_engine(tmp_path) as engine:
+        engine.run_cycle()  # the paper account now holds MSFT and SPY
+    for stale in tmp_path.glob("journal.db*"):
+        stale.unlink()  # a journal that never saw those fills
+    with pytest.raises(StateError, match="MSFT"):
+        make_engine(tmp_path, journal={"reconcile": "halt"})
+    with make_engine(tmp_path, journal={"reconcile": "adopt"}) as engine:
+        assert not engine.reconcile_report.ok
+        assert {s: p.qty for s, p in engine.broker.positions().items()} == {
+            "MSFT": 10.0,
+            "SPY": 10.0,
+        }
