@@ -36,8 +36,8 @@ import httpx
 import pandas as pd
 import pytest
 import yaml
+from engine_settings import MONDAY_OPEN, settings_dict
 
-from conftest import MONDAY_OPEN, settings_dict
 from greekfire.domain.orders import OrderStatus
 from greekfire.engine.engine import TradingEngine
 from greekfire.engine.orders import FAULT_ENV

@@ -7,8 +7,8 @@ import threading
 from pathlib import Path
 
 import pytest
+from engine_settings import settings_dict
 
-from conftest import settings_dict
 from greekfire.engine.engine import PHASES, TradingEngine
 from greekfire.engine.runner import run_continuous
 from greekfire.errors import StateError
