@@ -19,7 +19,13 @@ from collections.abc import Callable
 from greekfire.broker.port import Broker
 from greekfire.domain.clock import Clock
 from greekfire.domain.orders import BrokerEvent, EventKind, Order, OrderIntent, OrderStatus
-from greekfire.errors import OrderRejected, ProviderError, StateError, TransientError
+from greekfire.errors import (
+    OrderRejected,
+    ParseError,
+    ProviderError,
+    StateError,
+    TransientError,
+)
 from greekfire.journal.sqlite import Journal
 
 __all__ = ["FAULT_ENV", "OrderManager"]
@@ -99,7 +105,16 @@ class OrderManager:
             return done
         try:
             acked = self.broker.submit(order)
-        except OrderRejected as exc:
+        except (TransientError, ParseError, TimeoutError, ConnectionError) as exc:
+            # Unknown outcome (the broker may have it): keep the intent pending; the next
+            # cycle asks the broker by client order id.
+            self._open[order.client_order_id] = order
+            log.warning(
+                "order outcome unknown",
+                extra={"client_order_id": order.client_order_id, "error": str(exc)},
+            )
+            return order
+        except (OrderRejected, ProviderError) as exc:  # refused (a 4xx): nothing was placed
             self.rejected += 1
             rejected = order.with_status(OrderStatus.REJECTED, self.clock.now_ns(), reason=str(exc))
             self.journal.update_order(rejected)
@@ -108,14 +123,6 @@ class OrderManager:
                 extra={"client_order_id": order.client_order_id, "reason": str(exc)},
             )
             return rejected
-        except (TransientError, ProviderError, TimeoutError, ConnectionError) as exc:
-            # Unknown outcome: keep the intent pending; the next cycle asks the broker.
-            self._open[order.client_order_id] = order
-            log.warning(
-                "order outcome unknown",
-                extra={"client_order_id": order.client_order_id, "error": str(exc)},
-            )
-            return order
         self.sent += 1
         self._track(acked)
         self.journal.update_order(acked)
