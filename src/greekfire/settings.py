@@ -570,14 +570,15 @@ def example_config() -> str:
     return "\n".join(lines) + "\n"
 
 
-def _section_lines(model: BaseModel, pad: str) -> list[str]:
+def _section_lines(model: BaseModel, pad: str, prefix: int = 0) -> list[str]:
+    # prefix: characters the caller will put in front of every line (commented-out blocks).
     lines: list[str] = []
     for name, info in type(model).model_fields.items():
         value = getattr(model, name)
-        lines.extend(_comment(_describe(info, value), pad))
+        lines.extend(_comment(_describe(info, value), pad, prefix))
         if isinstance(value, BaseModel):
             lines.append(f"{pad}{name}:")
-            lines.extend(_section_lines(value, pad + "  "))
+            lines.extend(_section_lines(value, pad + "  ", prefix))
         else:
             lines.append(f"{pad}{name}: {_yaml_value(value)}")
     return lines
@@ -620,10 +621,8 @@ def _params_lines(params: type[BaseModel] | None) -> list[str]:
         defaults = params()
     except ValidationError:  # a Params model with required fields: no defaults to show
         return []
-    lines: list[str] = []
-    for line in _section_lines(defaults, ""):
-        lines.append(line)
-    return lines
+    # Shown commented out and indented (at most 8 characters in front): wrap narrower.
+    return _section_lines(defaults, "", prefix=8)
 
 
 def _describe(info: Any, value: object) -> str:
@@ -641,10 +640,11 @@ def _describe(info: Any, value: object) -> str:
     return f"{text} ({'; '.join(extra)})" if extra else text
 
 
-def _comment(text: str, pad: str) -> list[str]:
+def _comment(text: str, pad: str, prefix: int = 0) -> list[str]:
     if not text:
         return []
-    return [f"{pad}# {line}" for line in textwrap.wrap(text, width=max(40, 98 - len(pad)))]
+    width = max(40, 98 - len(pad) - prefix)
+    return [f"{pad}# {line}" for line in textwrap.wrap(text, width=width)]
 
 
 def _yaml_value(value: object) -> str:
