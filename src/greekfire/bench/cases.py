@@ -22,6 +22,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from greekfire.bench import peers, subjects
+from greekfire.bench.backtest_cases import build_backtest_cases
 from greekfire.bench.contenders import Contender, Prepared, Results
 from greekfire.bench.data_cases import build_data_cases
 from greekfire.bench.engine_cases import build_engine_cases
@@ -67,7 +68,8 @@ class Sizes:
     ``stats_days`` case (h)'s returns; ``ta_loop_subsample`` the symbols pandas-ta-classic's
     loop is timed on in case (f); ``cache_calls`` the hits per sample of case (i),
     ``frame_rows`` case (j)'s frame, ``parallel_tasks`` case (k)'s items, ``fetch_symbols``
-    case (m)'s symbols, ``cycle_symbols`` the universes of case (o).
+    case (m)'s symbols, ``cycle_symbols`` the universes of case (o), ``backtest_symbols`` x
+    ``backtest_bars`` case (p)'s block.
     """
 
     bsm: int
@@ -87,6 +89,8 @@ class Sizes:
     parallel_tasks: int = 16
     fetch_symbols: int = 500
     cycle_symbols: tuple[int, ...] = (5, 50, 500)
+    backtest_symbols: int = 500
+    backtest_bars: int = 2_520
 
 
 FULL = Sizes(
@@ -121,6 +125,8 @@ QUICK_SIZES = Sizes(
     parallel_tasks=4,
     fetch_symbols=50,
     cycle_symbols=(5,),
+    backtest_symbols=20,
+    backtest_bars=252,
 )
 
 
@@ -400,6 +406,7 @@ def build_cases(sizes: Sizes) -> list[CaseSpec[Any]]:
         *build_perf_cases(sizes),
         *build_data_cases(sizes),
         *build_engine_cases(sizes.cycle_symbols),
+        *build_backtest_cases(sizes.backtest_symbols, sizes.backtest_bars),
     ]
 
 

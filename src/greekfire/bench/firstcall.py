@@ -20,14 +20,14 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-__all__ = ["ALL_KERNELS", "KernelSpec", "main", "measure_first_calls"]
+__all__ = ["ALL_KERNELS", "KernelSpec", "main", "measure_first_calls", "run_child"]
 
 _N = 64
 _TIMEOUT_S = 300.0
@@ -138,26 +138,34 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
-def _spawn(spec: KernelSpec, cache_dir: Path) -> dict[str, Any]:
+def run_child(
+    module: str, args: Sequence[str], env_extra: Mapping[str, str], timeout_s: float = _TIMEOUT_S
+) -> dict[str, Any]:
+    """Run ``python -m module *args`` in a fresh process (this checkout on ``PYTHONPATH``) and
+    return the JSON object on its last stdout line, or ``{"status": "error", "note": ...}``."""
     import greekfire
 
     src_root = str(Path(greekfire.__file__).resolve().parent.parent)
-    env = dict(os.environ, NUMBA_CACHE_DIR=str(cache_dir))
+    env = dict(os.environ, **env_extra)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (src_root, env.get("PYTHONPATH")) if p)
-    cmd = [sys.executable, "-m", "greekfire.bench.firstcall", spec.module, spec.function]
-    cmd += [spec.kind, str(spec.out_rows)]
+    cmd = [sys.executable, "-m", module, *args]
     try:
         proc = subprocess.run(
-            cmd, capture_output=True, text=True, env=env, timeout=_TIMEOUT_S, check=False
+            cmd, capture_output=True, text=True, env=env, timeout=timeout_s, check=False
         )
     except subprocess.TimeoutExpired:
-        return {"status": "error", "note": f"timed out after {_TIMEOUT_S:g} s"}
+        return {"status": "error", "note": f"timed out after {timeout_s:g} s"}
     lines = proc.stdout.strip().splitlines()
     if proc.returncode != 0 or not lines:
         tail = (proc.stderr.strip().splitlines() or ["no output"])[-1]
         return {"status": "error", "note": f"exit {proc.returncode}: {tail}"}
     result: dict[str, Any] = json.loads(lines[-1])
     return result
+
+
+def _spawn(spec: KernelSpec, cache_dir: Path) -> dict[str, Any]:
+    args = [spec.module, spec.function, spec.kind, str(spec.out_rows)]
+    return run_child("greekfire.bench.firstcall", args, {"NUMBA_CACHE_DIR": str(cache_dir)})
 
 
 def _cache_files(cache_dir: Path) -> int:

@@ -304,7 +304,33 @@ def render_markdown(report: Mapping[str, Any]) -> str:
         lines += _md_case(case)
     if report["first_call"]:
         lines += _md_first_calls(report["first_call"])
+    if report.get("backtest_cold"):
+        lines += _md_backtest_cold(report["backtest_cold"])
     return "\n".join(lines).rstrip() + "\n"
+
+
+def _md_backtest_cold(rows: list[Mapping[str, Any]]) -> list[str]:
+    header = ["engine", "cache", "import", "first call", "cold (import + first)", "process"]
+    cells = [
+        [
+            str(r.get("engine")),
+            str(r.get("cache")),
+            format_duration(r.get("import_ms")),
+            format_duration(r.get("first_call_ms")),
+            format_duration(r.get("cold_ms")),
+            format_duration(r.get("process_ms")),
+        ]
+        if r.get("status") == "ok"
+        else [str(r.get("engine")), str(r.get("cache")), str(r.get("status")), "", "", ""]
+        for r in rows
+    ]
+    intro = (
+        "Case (p) in a fresh process for each engine: import, then the first call (signals, "
+        "backtest, total return) on the same 500 x 2,520 block; the run before it fills the "
+        'on-disk caches, as after any normal run. "empty" is greekfire with no numba cache '
+        "(the first run after installing)."
+    )
+    return ["## (p) Cold backtests", "", intro, "", *_md_table(header, cells), ""]
 
 
 def write_report(report: Mapping[str, Any], out_dir: Path) -> tuple[Path, Path]:

@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from greekfire.bench.backtest_cases import measure_backtest_cold
 from greekfire.bench.brief import write_brief_reports
 from greekfire.bench.cases import FULL, QUICK_SIZES, Sizes, build_cases, select_cases
 from greekfire.bench.firstcall import ALL_KERNELS, KernelSpec, measure_first_calls
@@ -240,6 +241,9 @@ def run_bench(
     steps = _Steps(sum(1 + len(s.contenders) for s in chosen) + len(kernels) + 1, progress, events)
     results = [run_case(spec, policies, steps) for spec in chosen]
     first_call = measure_first_calls(kernels, steps)
+    cold_backtests: list[dict[str, Any]] = []
+    if not quick and any(s.key.startswith("p_") for s in chosen):
+        cold_backtests = measure_backtest_cold(progress=progress)
     report = assemble_report(
         results,
         first_call,
@@ -249,6 +253,7 @@ def run_bench(
         duration_s=time.perf_counter() - start,
     )
     steps("writing reports")
+    report["backtest_cold"] = cold_backtests
     write_report(report, out_dir)
     write_brief_reports(report, out_dir)
     steps.finish()

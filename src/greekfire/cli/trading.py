@@ -18,6 +18,8 @@ import typer
 from rich.console import Console
 from rich.live import Live
 
+from greekfire.cli.backtest_cmd import backtest_command
+
 if TYPE_CHECKING:
     from greekfire.engine.engine import CycleReport, TradingEngine
     from greekfire.settings import Settings
@@ -278,6 +280,33 @@ def demo_command(
             _print_summary(console, settings, reports, start_equity, final)
         finally:
             handler.remove()
+    _demo_backtest(console, workdir)
+
+
+def _demo_backtest(console: Console, workdir: Path) -> None:
+    # A short backtest of momentum over the months before the demo week, on the same
+    # synthetic market (seed 0, as the exchange's), through the live code path.
+    from datetime import date
+
+    from greekfire.cli.backtest_cmd import run_backtest
+    from greekfire.settings import Settings
+
+    settings = Settings.model_validate(
+        {
+            "engine": {"symbols": list(_DEMO_MOMENTUM), "log_path": str(workdir / "bt.jsonl")},
+            "data": {"provider": "synthetic", "seed": 0, "history_dir": None},
+            "strategies": [{"name": "momentum", "symbols": list(_DEMO_MOMENTUM)}],
+        }
+    )
+    console.print("backtest: momentum, 2026-05-01 to 2026-11-06, the live code path ...")
+    result, report = run_backtest(
+        settings, date(2026, 5, 1), date(2026, 11, 6), out=workdir / "backtest"
+    )
+    total = result.total_return().get("total", float("nan"))
+    console.print(
+        f"backtest: {len(result.trades)} trades, total return {total:+.2%}; report {report}",
+        highlight=False,
+    )
 
 
 def _print_summary(
@@ -386,3 +415,4 @@ def register(app: typer.Typer) -> None:
     app.command("positions")(positions_command)
     app.command("orders")(orders_command)
     app.command("init")(init_command)
+    app.command("backtest")(backtest_command)

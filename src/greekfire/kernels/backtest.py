@@ -1,0 +1,246 @@
+"""Signal backtests: one long-only, all-in portfolio per symbol, from entry/exit arrays.
+
+``signal_portfolio`` runs every row (symbol) of a (rows, T) block as an independent account
+with its own cash, in parallel across rows (numba ``prange``; wrap the call in
+:func:`greekfire.kernels.threads_for` so that a small block stays on one thread). It is the
+compiled fast path of :mod:`greekfire.backtest.fast` and reproduces, order for order,
+vectorbt's ``Portfolio.from_signals(close, entries, exits, size=np.inf, direction="longonly",
+accumulate=False, fees=..., fixed_fees=..., slippage=..., min_size=...)`` with one column per
+symbol and no cash sharing (vectorbt 1.2, ``portfolio/nb.py``: ``simulate_from_signals_nb``,
+``buy_nb``, ``sell_nb``):
+
+- Signals: an entry while flat buys with all the cash; an exit while long sells the whole
+  position; an entry while long and an exit while flat do nothing. An entry and an exit on the
+  same bar cancel (vectorbt's default ``upon_long_conflict="ignore"``).
+- Fill: the signal of bar t executes on bar t + ``lag`` at ``price[r, t + lag]`` (lag 0 with
+  price = close: vectorbt's default; lag 1 with price = open: the next bar's open). A NaN
+  fill price skips the order (the signal is lost, as in vectorbt); a signal whose execution bar
+  falls past the end is dropped.
+- Buy (all cash c, fill price p, slippage s, fee fraction f, fixed fee F): fill price
+  p (1 + s); the spendable notional is (c - F) / (1 + f), size = notional / fill price, fees
+  = c - notional, cash after = 0. Rejected when c = 0 or c <= F.
+- Sell (position q): fill price p (1 - s), proceeds q p (1 - s), fees = proceeds f + F, cash
+  += proceeds - fees. Rejected (the position stays open) when the fees exceed the proceeds.
+- Orders smaller than ``min_size`` shares are rejected (vectorbt's default is 1e-8).
+- Tolerances: as vectorbt, cash and position within 1e-12 (absolute) of zero are taken as zero
+  before an order, a sum whose terms cancel within 1e-9 relative is exactly zero, and the
+  size comparisons use the same 1e-9 / 1e-12 tolerance.
+- Valuation: value = cash + position x the last non-NaN close (cash alone while flat).
+
+Trade records (``trades[r, k, :]``, ``k < n_trades[r]``, fields in ``TRADE_FIELDS`` order):
+entry and exit bar index (exit -1 for a trade still open at the end), entry and exit fill
+price (an open trade is marked at the last non-NaN close), size in shares, entry and exit fees
+in cash units (0 exit fees while open), and the profit and loss net of both fees,
+size (exit - entry) - entry fees - exit fees. The capacity of ``trades`` along axis 1 must be at
+least the largest number of entry signals in a row (each trade needs one).
+
+All arrays are float64 except the signals (bool) and ``n_trades`` (int64); inputs and outputs
+are C-contiguous (rows, T) blocks, rows = symbols, time along the last axis.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import numpy.typing as npt
+
+from greekfire.kernels._jit import njit, prange
+
+__all__ = [
+    "ABS_TOL",
+    "N_TRADE_FIELDS",
+    "REL_TOL",
+    "TRADE_FIELDS",
+    "signal_portfolio",
+]
+
+F64Array = npt.NDArray[np.float64]
+BoolArray = npt.NDArray[np.bool_]
+I64Array = npt.NDArray[np.int64]
+
+TRADE_FIELDS = (
+    "entry_idx",
+    "exit_idx",
+    "entry_price",
+    "exit_price",
+    "size",
+    "entry_fees",
+    "exit_fees",
+    "pnl",
+)
+N_TRADE_FIELDS = len(TRADE_FIELDS)
+# vectorbt's tolerances (utils/math_.py): 1e-9 relative, 1e-12 absolute.
+REL_TOL = 1e-9
+ABS_TOL = 1e-12
+
+
+@njit(inline="always")
+def _is_close(a: float, b: float) -> bool:
+    if math.isnan(a) or math.isnan(b) or math.isinf(a) or math.isinf(b):
+        return False
+    if a == b:
+        return True
+    return abs(a - b) <= max(REL_TOL * max(abs(a), abs(b)), ABS_TOL)
+
+
+@njit(inline="always")
+def _is_less(a: float, b: float) -> bool:
+    return False if _is_close(a, b) else a < b
+
+
+@njit(inline="always")
+def _sign(x: float) -> float:
+    return 1.0 if x > 0.0 else (-1.0 if x < 0.0 else 0.0)
+
+
+@njit(inline="always")
+def _add(a: float, b: float) -> float:
+    # a + b, exactly 0 when the terms cancel within tolerance (vectorbt's add_nb)
+    zero = _is_close(abs(a), abs(b)) if _sign(a) != _sign(b) else _is_close(a + b, 0.0)
+    return 0.0 if zero else a + b
+
+
+@njit(inline="always")
+def _clean(x: float) -> float:
+    return 0.0 if _is_close(x, 0.0) else x
+
+
+@njit(inline="always")
+def _buy_all(
+    cash: float, price: float, fees_frac: float, fixed_fee: float, slip: float, min_size: float
+) -> tuple[float, float, float]:
+    # All-cash buy: (size, fill price, fees); size 0 when rejected. Cash after a fill is 0.
+    if cash == 0.0:
+        return 0.0, math.nan, math.nan
+    fill = price * (1.0 + slip)
+    notional = _add(cash, -fixed_fee) / (1.0 + fees_frac)
+    if notional <= 0.0:
+        return 0.0, math.nan, math.nan
+    size = notional / fill
+    if _is_less(size, min_size):
+        return 0.0, math.nan, math.nan
+    return size, fill, cash - notional
+
+
+@njit(inline="always")
+def _sell_all(
+    position: float, price: float, fees_frac: float, fixed_fee: float, slip: float, min_size: float
+) -> tuple[float, float, float]:
+    # Whole-position sell: (proceeds net of fees, fill price, fees); NaN proceeds when
+    # rejected or ignored.
+    if position == 0.0 or _is_close(position, 0.0) or _is_less(position, min_size):
+        return math.nan, math.nan, math.nan
+    fill = price * (1.0 - slip)
+    gross = position * fill
+    fees = gross * fees_frac + fixed_fee
+    net = _add(gross, -fees)
+    if net < 0.0:
+        return math.nan, math.nan, math.nan
+    return net, fill, fees
+
+
+@njit(inline="always")
+def _close_trade(rec: F64Array, t: int, fill: float, fees: float) -> None:
+    rec[1] = t
+    rec[3] = fill
+    rec[6] = fees
+    diff = _add(rec[4] * fill, -(rec[4] * rec[2]))
+    rec[7] = diff - rec[5] - fees
+
+
+@njit(parallel=True)
+def signal_portfolio(
+    close: F64Array,
+    price: F64Array,
+    entries: BoolArray,
+    exits: BoolArray,
+    lag: int,
+    fees_frac: float,
+    fixed_fee: float,
+    slippage_frac: float,
+    init_cash: float,
+    min_size: float,
+    cash_out: F64Array,
+    position_out: F64Array,
+    value_out: F64Array,
+    trades: F64Array,
+    n_trades: I64Array,
+) -> None:
+    """Long-only all-in backtest of every row; see the module docstring for the rules.
+
+    Parameters
+    ----------
+    close, price : float64 (rows, T)
+        Valuation price (close) and fill price of each bar (the close again, or the open).
+    entries, exits : bool (rows, T)
+        Signals; the signal of bar t executes on bar t + ``lag``.
+    lag : int
+        0 (fill on the signal's bar) or 1 (fill on the next bar).
+    fees_frac, fixed_fee, slippage_frac : float
+        Proportional fee (0.001 = 0.1 %), fixed fee per order (cash units), slippage fraction
+        of the price (against the trader).
+    init_cash : float
+        Starting cash of each row (> 0).
+    min_size : float
+        Smallest order in shares (vectorbt: 1e-8).
+    cash_out, position_out, value_out : float64 (rows, T)
+        Written: cash, shares held and account value at each bar's close.
+    trades : float64 (rows, capacity, N_TRADE_FIELDS)
+        Written: trade records (see the module docstring).
+    n_trades : int64 (rows,)
+        Written: the number of trades of each row, the last possibly open.
+    """
+    rows, t_len = close.shape
+    for r in prange(rows):
+        cash = init_cash
+        pos = 0.0
+        mark = math.nan
+        k = 0
+        for t in range(t_len):
+            c = close[r, t]
+            if not math.isnan(c):
+                mark = c
+            s = t - lag
+            entry = s >= 0 and entries[r, s]
+            exit_ = s >= 0 and exits[r, s]
+            if entry and exit_:
+                entry = False
+                exit_ = False
+            p = price[r, t]
+            if entry and pos == 0.0:
+                cash = _clean(cash)
+                if not math.isnan(p):
+                    size, fill, fees = _buy_all(
+                        cash, p, fees_frac, fixed_fee, slippage_frac, min_size
+                    )
+                    if size > 0.0:
+                        cash = _add(cash, -cash)
+                        pos = _add(0.0, size)
+                        rec = trades[r, k]
+                        rec[0] = t
+                        rec[1] = -1.0
+                        rec[2] = fill
+                        rec[4] = size
+                        rec[5] = fees
+                        rec[6] = 0.0
+                        k += 1
+            elif exit_ and pos > 0.0:
+                cash = _clean(cash)
+                pos = _clean(pos)
+                if not math.isnan(p):
+                    net, fill, fees = _sell_all(
+                        pos, p, fees_frac, fixed_fee, slippage_frac, min_size
+                    )
+                    if not math.isnan(net):
+                        cash = cash + net
+                        pos = _add(pos, -pos)
+                        _close_trade(trades[r, k - 1], t, fill, fees)
+            cash_out[r, t] = cash
+            position_out[r, t] = pos
+            value_out[r, t] = cash if pos == 0.0 else cash + pos * mark
+        if k > 0 and trades[r, k - 1, 1] < 0.0:
+            rec = trades[r, k - 1]
+            rec[3] = mark
+            rec[7] = _add(rec[4] * mark, -(rec[4] * rec[2])) - rec[5]
+        n_trades[r] = k
