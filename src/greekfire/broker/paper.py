@@ -44,8 +44,6 @@ from greekfire.broker.paper_margin import requirement
 from greekfire.broker.paper_state import (
     event_from_dict,
     event_to_dict,
-    order_from_dict,
-    order_to_dict,
     read_state,
     write_state,
 )
@@ -64,6 +62,7 @@ from greekfire.domain.orders import (
     TimeInForce,
 )
 from greekfire.domain.portfolio import Account, Ledger, Position, cents
+from greekfire.domain.records import order_from_mapping, order_to_dict
 from greekfire.errors import OrderRejected, StateError
 from greekfire.sim.calendar import session_arrays
 from greekfire.sim.chains import expiry_close
@@ -602,7 +601,7 @@ class PaperBroker:
             for event in self._events:
                 for fill in event.fills:
                     self._ledger.apply_fill(fill)
-            orders = [order_from_dict(o) for o in data["orders"]]
+            orders = [order_from_mapping(o) for o in data["orders"]]
             self._orders = {o.client_order_id: o for o in orders}
             self._expires = {str(k): int(v) for k, v in data["expires"].items()}
             self._next_fill = int(data["next_fill"])

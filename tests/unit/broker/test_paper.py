@@ -11,6 +11,7 @@ import pytest
 from broker_fakes import NO_FEES, DictQuotes, FakeClock
 
 from greekfire.broker.paper import PaperBroker
+from greekfire.broker.paper_state import STATE_VERSION
 from greekfire.domain.orders import (
     EventKind,
     Leg,
@@ -423,7 +424,7 @@ def test_restart_from_the_state_file_continues(
     first.submit(order(PUT_500, Side.SELL, 1))
     resting = first.submit(order(SPY, Side.BUY, 1, limit=100.0, tif=TimeInForce.GTC))
     before = (first.account(), first.positions(), first.orders(open_only=False), first.events())
-    assert json.loads(path.read_text())["version"] == 1
+    assert json.loads(path.read_text())["version"] == STATE_VERSION
 
     second = make_broker(state_path=path, starting_cash_usd=1.0)  # the file wins
 
