@@ -46,6 +46,7 @@ from greekfire.engine.clock import LiveClock, SimulatedClock, perf_timer
 from greekfire.engine.indicators import IndicatorBook
 from greekfire.engine.market import MarketSnapshot
 from greekfire.engine.orders import OrderManager
+from greekfire.engine.tape import MarketTape
 from greekfire.engine.wiring import build_broker, build_clock, build_provider, journal_path
 from greekfire.journal.recovery import ReconcileReport, reconcile
 from greekfire.journal.sqlite import Journal
@@ -186,6 +187,8 @@ class TradingEngine:
         self.inner_broker = inner
         self.broker = CachedBroker(inner, settings.broker.account_cache_ttl_s, self.clock.monotonic)
         self.journal = Journal(jpath, batch_size=settings.journal.batch_size, clock=self.clock)
+        self.tape = MarketTape(self.journal, settings.journal.record_market)
+        self.journal.record_run(self.clock.now_ns(), settings.model_dump_json())
         self.gate = RiskGate(settings.risk)
         self.reporter = RiskReporter(self.gate, settings.risk.report_ttl_s, self.clock.monotonic)
         self.slots = load_slots(settings.strategies, cfg.symbols)
@@ -302,6 +305,7 @@ class TradingEngine:
             parts = quotes.blocks or list(quotes.data.values())
             frame = pd.concat(parts) if len(parts) > 1 else parts[0]
             report.counts["quotes"] = self.snapshot.update_quotes(frame, now.value)
+            self.tape.quotes(now.value, frame)
         for symbol, failure in quotes.failures.items():
             report.errors.append(f"fetch: quotes {symbol}: {failure.error_type}")
 
@@ -353,10 +357,13 @@ class TradingEngine:
             parts = quotes.blocks or list(quotes.data.values())
             frame = pd.concat(parts) if len(parts) > 1 else parts[0]
             counts["quotes"] = self.snapshot.update_quotes(frame, now.value)
+            self.tape.quotes(now.value, frame)
+        self.tape.bars(now.value, self._new_bars)
         self.snapshot.forget_chains()
         contracts = 0
         for chains in results[2:]:
             for underlying, frame in chains.data.items():
+                self.tape.chain(now.value, underlying, frame)
                 contracts += len(self.snapshot.update_chain(underlying, frame, now.value))
             for underlying, failure in chains.failures.items():
                 errors.append(f"chain {underlying}: {failure.error_type}: {failure.message}")
@@ -473,7 +480,7 @@ class TradingEngine:
                 )
                 continue
             approved += 1
-            self.orders.place(decision.intent)
+            self.orders.place(decision.sized_intent)  # the quantity risk approved
         report.counts.update(approved=approved, denied=denied)
 
     # -- journal ------------------------------------------------------------------------------

@@ -24,3 +24,10 @@ class JournalConfig(Section):
         default="adopt",
         description="At startup, adopt the broker's positions and orders, or halt on a mismatch.",
     )
+    record_market: bool = Field(
+        default=True,
+        description=(
+            "Record each cycle's market data (quotes, new bars, option chains) in the journal,"
+            " so that `greekfire parity` can replay the run."
+        ),
+    )

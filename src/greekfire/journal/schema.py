@@ -12,6 +12,8 @@ Versions
    broker events, notes, meta.
 2. positions snapshots (a header per snapshot, so an empty portfolio is a snapshot too),
    account snapshots, cycle timings, the ``opening`` flag of orders, read indexes.
+3. runs (the settings each engine start ran with) and the market tape (each cycle's market
+   data as the engine received it, Arrow IPC blobs), so ``greekfire parity`` can replay a run.
 """
 
 from __future__ import annotations
@@ -147,6 +149,25 @@ MIGRATIONS: Final[tuple[Migration, ...]] = (
             "CREATE INDEX fills_ts ON fills (ts_ns)",
             "CREATE INDEX events_seq ON events (seq)",
             "CREATE INDEX notes_kind ON notes (kind, ts_ns)",
+        ),
+    ),
+    Migration(
+        3,
+        "runs, market tape",
+        (
+            """CREATE TABLE runs (
+                id INTEGER PRIMARY KEY AUTOINCREMENT,
+                started_ns INTEGER NOT NULL,
+                settings TEXT NOT NULL
+            )""",
+            """CREATE TABLE market_tape (
+                id INTEGER PRIMARY KEY AUTOINCREMENT,
+                ts_ns INTEGER NOT NULL,
+                kind TEXT NOT NULL,
+                key TEXT NOT NULL,
+                payload BLOB NOT NULL
+            )""",
+            "CREATE INDEX market_tape_ts ON market_tape (ts_ns, kind)",
         ),
     ),
 )

@@ -27,7 +27,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Generator, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,7 +41,7 @@ from greekfire.errors import StateError
 from greekfire.journal import codec
 from greekfire.journal.schema import SCHEMA_VERSION, check_version, current_version, migrate
 
-__all__ = ["Journal", "PositionSnapshot"]
+__all__ = ["TAPE_KINDS", "Journal", "PositionSnapshot"]
 
 _BUSY_TIMEOUT_MS: Final = 10_000
 _ALL: Final = -1  # SQLite's LIMIT for "no limit"
@@ -80,6 +80,8 @@ _ACCOUNT_INSERT: Final = (
     " :last_equity_usd)"
 )
 _CYCLE_INSERT: Final = "INSERT INTO cycles (cycle, ts_ns, timings, counts) VALUES (?, ?, ?, ?)"
+_RUN_INSERT: Final = "INSERT INTO runs (started_ns, settings) VALUES (?, ?)"
+_TAPE_INSERT: Final = "INSERT INTO market_tape (ts_ns, kind, key, payload) VALUES (?, ?, ?, ?)"
 _META_UPSERT: Final = (
     "INSERT INTO meta (key, value) VALUES (?, ?)"
     " ON CONFLICT (key) DO UPDATE SET value = excluded.value"
@@ -93,8 +95,12 @@ _BUFFERS: Final = (
     ("snapshot_rows", _SNAPSHOT_ROW_INSERT),
     ("accounts", _ACCOUNT_INSERT),
     ("cycles", _CYCLE_INSERT),
+    ("runs", _RUN_INSERT),
+    ("tape", _TAPE_INSERT),
     ("meta", _META_UPSERT),
 )
+TAPE_KINDS: Final = ("quotes", "bars", "chain")
+"""What the market tape holds: a cycle's quotes, the bars it received, an underlying's chain."""
 
 
 class _NoClock:
@@ -353,6 +359,24 @@ class Journal:
             self._writable("record_cycle")
             self._buffer("cycles", [row])
 
+    def record_run(self, started_ns: int, settings_json: str) -> None:
+        """Buffer the start of an engine run and the settings it runs with (JSON, no secrets)."""
+        with self._lock:
+            self._writable("record_run")
+            self._buffer("runs", [(int(started_ns), str(settings_json))])
+
+    def record_tape(self, ts_ns: int, kind: str, key: str, payload: bytes) -> None:
+        """Buffer one piece of a cycle's market data (see :data:`TAPE_KINDS`).
+
+        ``payload`` is opaque here (the engine writes Arrow IPC streams); ``key`` is the
+        underlying of a chain, empty otherwise.
+        """
+        if kind not in TAPE_KINDS:
+            raise ValueError(f"kind: expected one of {TAPE_KINDS}, got {kind!r}")
+        with self._lock:
+            self._writable("record_tape")
+            self._buffer("tape", [(int(ts_ns), kind, str(key), bytes(payload))])
+
     def set_meta(self, key: str, value: str | int | float) -> None:
         """Buffer ``key = str(value)``; it is committed with the rows buffered before it.
 
@@ -530,6 +554,32 @@ class Journal:
             }
             for r in self._query(sql, [_limit(limit)])
         ]
+
+    def runs(self) -> list[dict[str, object]]:
+        """Engine starts (``started_ns``, ``settings`` JSON text), oldest first."""
+        rows = self._query("SELECT started_ns, settings FROM runs ORDER BY id")
+        return [{"started_ns": int(r["started_ns"]), "settings": str(r["settings"])} for r in rows]
+
+    def tape(
+        self, *, start_ns: int | None = None, end_ns: int | None = None
+    ) -> Generator[tuple[int, str, str, bytes], None, None]:
+        """The market tape, ``(ts_ns, kind, key, payload)`` in recording order, optionally only
+        ``start_ns <= ts_ns <= end_ns``; rows are streamed, not loaded at once."""
+        lo = -(2**63) if start_ns is None else int(start_ns)
+        hi = 2**63 - 1 if end_ns is None else int(end_ns)
+        with self._lock:
+            self.flush()
+            cursor = self._db.execute(
+                "SELECT ts_ns, kind, key, payload FROM market_tape"
+                " WHERE ts_ns BETWEEN ? AND ? ORDER BY id",
+                (lo, hi),
+            )
+            rows = cursor.fetchmany(256)
+        while rows:
+            for row in rows:
+                yield int(row[0]), str(row[1]), str(row[2]), bytes(row[3])
+            with self._lock:
+                rows = cursor.fetchmany(256)
 
     def integrity_check(self) -> str:
         """``PRAGMA integrity_check``: ``"ok"`` for a sound file, else the problems found."""
