@@ -90,7 +90,8 @@ def config(tmp_path: Path) -> Path:
     path = tmp_path / "cfg.yaml"
     assert done.stdout.strip() == f"wrote {path.name}"
     assert path.read_text(encoding="utf-8").lstrip().startswith("#")  # commented
-    return edit_config(path, strategies=BUY_ONCE)
+    # the buy-once strategy's 10 shares fit a 10 % fixed-fraction budget: approved as asked
+    return edit_config(path, strategies=BUY_ONCE, risk={"risk_fraction": 0.1})
 
 
 def table_rows(text: str, first: str) -> list[list[str]]:

@@ -17,13 +17,25 @@ and the paper broker's market is open, so market orders fill at once, at the quo
 - ``fill="next_open"``: the quote is bar ``t + 1``'s open (the clock is at that open); the last
   bar gets no cycle (nothing to fill at).
 
+Option chains (``chains=``): served by the provider at the clock's time from a chain source
+(:mod:`greekfire.backtest.event_chains`: the sim's synthetic chain model over the bar prices,
+or stored snapshots); the default ``"auto"`` uses synthetic chains when an enabled strategy
+needs chains (``wheel``, ``vertical_credit``) and none otherwise. Options expire, are exercised
+and assigned by the paper broker at the expiry close against the underlying's quote, which
+must then be the expiry bar's close: with ``fill="close"`` it is (the next cycle, at the next
+open, still quotes that close); with ``fill="next_open"`` and chains, the plan adds a closing
+cycle at each bar's close (the live engine's closing cycle: the market is closed, quotes are
+refreshed, the broker settles), so settlement never sees the next open.
+
 Spread and slippage: quotes are ``spread_bps`` wide around the price; the paper broker fills
 market orders at the mid (or the touch) moved by its ``slippage_bps``. Fees are the paper
 broker's :class:`~greekfire.broker.config.FeeConfig`.
 
 The result (:class:`~greekfire.backtest.results.BacktestResult`) is built from the journal's
 fills, their times mapped to the bar whose price they filled at: trades (first in first out,
-long-only stock), equity per bar (cash plus positions at the bar's close), exposure, orders.
+long-only stock), equity per bar (cash plus positions at the bar's close; options, counted
+under their underlying, at the chain source's mid at the bar's close, else their intrinsic
+value), exposure (stock only), orders.
 """
 
 from __future__ import annotations
@@ -38,14 +50,21 @@ from typing import Any, cast
 import numpy as np
 import pandas as pd
 
+from greekfire.backtest.event_chains import (
+    ChainSource,
+    ChainsSpec,
+    option_marks,
+    resolve_chains,
+)
 from greekfire.backtest.event_data import (
     FillModel,
     HistoricalProvider,
     PrecomputedIndicatorBook,
+    session_times,
 )
 from greekfire.backtest.results import TOTAL, BacktestResult, trades_from_fills
 from greekfire.broker.paper import PaperBroker
-from greekfire.domain.instruments import instrument_for
+from greekfire.domain.instruments import OptionContract, instrument_for
 from greekfire.domain.market import Quote
 from greekfire.domain.orders import Fill, Order, OrderIntent
 from greekfire.engine.clock import SimulatedClock
@@ -55,6 +74,7 @@ from greekfire.risk.gate import RiskDecision, RiskGate
 from greekfire.risk.view import PortfolioView
 from greekfire.settings import Settings
 from greekfire.sim.calendar import next_open
+from greekfire.strategy.loader import resolve_class
 
 __all__ = ["EventBacktester", "EventRun"]
 
@@ -123,6 +143,13 @@ class EventBacktester:
         the run.
     precompute_indicators : bool
         Reveal vectorised indicators (True) or stream them as the live engine does.
+    chains : "auto", None, "none", "synthetic", mapping or ChainSource
+        Option chains (see :func:`~greekfire.backtest.event_chains.resolve_chains`):
+        ``"auto"`` (default) is ``"synthetic"`` when an enabled strategy needs chains, else
+        none; ``"synthetic"`` is ``SyntheticChains()`` (pass a
+        :class:`~greekfire.backtest.event_chains.SyntheticChains` for another seed, rate,
+        surface or expiry schedule); a mapping of underlying to chain snapshots is
+        :class:`~greekfire.backtest.event_chains.StoredChains`.
     """
 
     def __init__(
@@ -137,13 +164,19 @@ class EventBacktester:
         end: Any = None,
         journal_path: str | Path | None = None,
         precompute_indicators: bool = True,
+        chains: ChainsSpec = "auto",
     ) -> None:
         self.settings = settings
         self.fill: FillModel = fill
         self.risk = bool(risk)
         self.precompute_indicators = bool(precompute_indicators)
         self._clock_box: list[SimulatedClock] = []
-        self.provider = HistoricalProvider(bars, self._now, fill=fill, spread_bps=spread_bps)
+        self.chains: ChainSource | None = resolve_chains(
+            ("synthetic" if _needs_chains(settings) else None) if chains == "auto" else chains
+        )
+        self.provider = HistoricalProvider(
+            bars, self._now, fill=fill, spread_bps=spread_bps, chains=self.chains
+        )
         self.symbols = tuple(self.provider.history)
         self.journal_path = None if journal_path is None else Path(journal_path)
         if self.journal_path is not None and self.journal_path.exists():
@@ -188,13 +221,29 @@ class EventBacktester:
                 f"start/end: no bar between {start!r} and {end!r} gets a cycle"
                 f" (history {index[0].date()} .. {index[-1].date()}, fill {self.fill!r})"
             )
-        return pd.DataFrame(
+        plan = pd.DataFrame(
             {
                 "bar": index[keep],
                 "cycle_ns": cycle_ns[keep],
                 "fill_bar": index[np.minimum(fill_bar, len(index) - 1)][keep],
+                "closing": np.zeros(int(keep.sum()), dtype=bool),
             }
         )
+        if self.chains is None or self.fill != "next_open":
+            return plan
+        # Settlement at each close with the close's quote (see the module docstring).
+        first, last = plan["bar"].iloc[0], plan["fill_bar"].iloc[-1]
+        closing = (index >= first) & (index <= last)
+        extra = pd.DataFrame(
+            {
+                "bar": index[closing],
+                "cycle_ns": closes[closing],
+                "fill_bar": index[closing],
+                "closing": np.ones(int(closing.sum()), dtype=bool),
+            }
+        )
+        both = pd.concat([plan, extra], ignore_index=True)
+        return both.sort_values("cycle_ns", kind="mergesort", ignore_index=True)
 
     # -- the run --------------------------------------------------------------------------------
     def _engine_settings(self, journal: Path, first: pd.Timestamp) -> Settings:
@@ -253,6 +302,9 @@ class EventBacktester:
                 report = engine.run_cycle()
                 run.reports.append(report)
                 run.errors.extend(f"{report.ts.isoformat()}: {e}" for e in report.errors)
+            # The last cycle's fills: live, the next cycle would journal them.
+            engine.orders.sync_events()
+            engine.journal.flush()
         finally:
             engine.close()
         journal = Journal.open_readonly(journal_path)
@@ -285,14 +337,62 @@ class EventBacktester:
                 "fee_usd": f.fee_usd,
                 "ts_ns": self._fill_bar(f.ts_ns).value,
                 "multiplier": instrument_for(f.symbol).multiplier,
+                "underlying": instrument_for(f.symbol).underlying,
                 "client_order_id": f.client_order_id,
             }
             for f in fills
         ]
-        columns = ["symbol", "side", "qty", "price", "fee_usd", "ts_ns", "multiplier"]
+        columns = ["symbol", "side", "qty", "price", "fee_usd", "ts_ns", "multiplier", "underlying"]
         if not rows:
             return pd.DataFrame({c: pd.Series([], dtype=object) for c in columns})
         return pd.DataFrame(rows)
+
+    def _option_book(
+        self, underlying: str, fills: pd.DataFrame, index: pd.DatetimeIndex, close: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        # Cash flows of the options on ``underlying`` and their value at each bar's close.
+        flow = np.zeros(len(index))
+        held: dict[str, np.ndarray] = {}
+        positions = index.searchsorted(
+            pd.DatetimeIndex(fills["ts_ns"].to_numpy(np.int64), tz="UTC")
+        )
+        for pos, symbol, side, qty, price, fee, mult in zip(
+            positions.tolist(),
+            fills["symbol"].tolist(),
+            fills["side"].tolist(),
+            fills["qty"].to_numpy(np.float64).tolist(),
+            fills["price"].to_numpy(np.float64).tolist(),
+            fills["fee_usd"].to_numpy(np.float64).tolist(),
+            fills["multiplier"].to_numpy(np.float64).tolist(),
+            strict=True,
+        ):
+            units = qty if side == "buy" else -qty
+            flow[pos:] -= units * price * mult + fee
+            held.setdefault(symbol, np.zeros(len(index)))[pos:] += units
+        value = np.zeros(len(index))
+        close_ns = session_times(index, underlying)[1]
+        for i in range(len(index)):
+            open_now = [s for s, q in held.items() if abs(q[i]) > 1e-9]
+            if not open_now or not np.isfinite(close[i]):
+                continue
+            stamp = pd.Timestamp(int(close_ns[i]), tz="UTC")
+            marks = self._marks(underlying, float(close[i]), stamp, open_now)
+            for symbol in open_now:
+                contract = instrument_for(symbol)
+                value[i] += held[symbol][i] * marks[symbol] * contract.multiplier
+        return flow, value
+
+    def _marks(
+        self, underlying: str, spot: float, stamp: pd.Timestamp, symbols: list[str]
+    ) -> dict[str, float]:
+        if self.chains is not None:
+            return option_marks(self.chains, underlying, spot, stamp, symbols)
+        out: dict[str, float] = {}
+        for symbol in symbols:
+            contract = instrument_for(symbol)
+            assert isinstance(contract, OptionContract)
+            out[symbol] = contract.intrinsic(spot)
+        return out
 
     def _equity(self, fills: pd.DataFrame, cash0: float) -> tuple[pd.DataFrame, pd.DataFrame]:
         index = self.index[self.index <= self.cycles["fill_bar"].iloc[-1]]
@@ -317,7 +417,13 @@ class EventBacktester:
                 flow[pos:] -= spent
                 qty[pos:] += moved
             value = np.where(qty != 0, qty * np.nan_to_num(close), 0.0)
-            values[symbol] = share + flow + value
+            options = fills[(fills["underlying"] == symbol) & (fills["symbol"] != symbol)]
+            if len(options):
+                option_flow, option_value = self._option_book(symbol, options, index, close)
+                flow += option_flow
+                values[symbol] = share + flow + value + option_value
+            else:
+                values[symbol] = share + flow + value
             held[symbol] = value
         equity = pd.DataFrame(values, index=index)
         exposure = pd.DataFrame(held, index=index)
@@ -336,7 +442,7 @@ class EventBacktester:
         stock = frame[frame["symbol"].isin(self.symbols)] if len(frame) else frame
         names = sorted({o.intent.strategy for o in orders})
         strategy = names[0] if len(names) == 1 else "event"
-        equity, exposure = self._equity(stock, self.settings.broker.paper.starting_cash_usd)
+        equity, exposure = self._equity(frame, self.settings.broker.paper.starting_cash_usd)
         last = {
             s: float(self.provider.history[s]["close"].loc[: equity.index[-1]].to_numpy()[-1])
             for s in self.symbols
@@ -359,6 +465,7 @@ class EventBacktester:
             "cycle_errors": len(run.errors),
             "journal_integrity": integrity,
             "option_fills": int(len(frame) - len(stock)),
+            "chains": None if self.chains is None else self.chains.name,
             "periods_per_year": 252.0,
         }
         params = {e.name: dict(e.params) for e in self.settings.strategies if e.enabled}
@@ -370,6 +477,15 @@ class EventBacktester:
             params=params,
             meta=meta,
         )
+
+
+def _needs_chains(settings: Settings) -> bool:
+    # Whether an enabled strategy of the config asks for option chains (class attribute).
+    return any(
+        bool(getattr(resolve_class(entry, i), "needs_chains", False))
+        for i, entry in enumerate(settings.strategies)
+        if entry.enabled
+    )
 
 
 def _orders_frame(orders: Sequence[Order]) -> pd.DataFrame:

@@ -10,7 +10,9 @@ daily bar history. It never serves anything the clock has not reached:
   adds the bar's open at the session's open. The quote is ``bid``/``ask`` ``spread_bps / 2``
   either side of that price (``last`` the price), so the paper broker's fill price is exactly
   the modelled price (plus its own slippage);
-- ``option_chain``: a bar history has no chains (``ProviderError``).
+- ``option_chain``: with a chain source (:mod:`greekfire.backtest.event_chains`), the chain
+  quoted at ``now`` for the underlying at its ``latest_quotes`` price (``last``), so a chain
+  depends on nothing after the clock either; without one, ``ProviderError``.
 
 :class:`PrecomputedIndicatorBook` is the engine's :class:`~greekfire.engine.indicators.
 IndicatorBook` with the streaming kernels replaced by a lookup: every indicator is computed
@@ -30,6 +32,7 @@ import numpy as np
 import pandas as pd
 
 from greekfire.analytics.indicators import technical_indicators
+from greekfire.backtest.event_chains import ChainSource
 from greekfire.data.port import ChainFilter, empty_bars, empty_quotes, to_utc
 from greekfire.domain.market import BAR_COLUMNS, Timeframe
 from greekfire.engine.indicators import IndicatorBook
@@ -117,6 +120,8 @@ class HistoricalProvider:
         Which prices the quotes carry (see the module docstring).
     spread_bps : float
         Quoted spread around the price, basis points (>= 0).
+    chains : ChainSource, optional
+        Where option chains come from; ``None``: the history has none.
     """
 
     name = "history"
@@ -128,6 +133,7 @@ class HistoricalProvider:
         *,
         fill: FillModel = "close",
         spread_bps: float = 0.0,
+        chains: ChainSource | None = None,
     ) -> None:
         if fill not in _FILLS:
             raise ValueError(f"fill: expected one of {_FILLS}, got {fill!r}")
@@ -137,6 +143,7 @@ class HistoricalProvider:
         self._clock = clock
         self.fill: FillModel = fill
         self.spread_bps = float(spread_bps)
+        self.chains = chains
         self.sessions: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         self._events: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         for symbol, frame in self.history.items():
@@ -220,9 +227,30 @@ class HistoricalProvider:
     async def option_chain(
         self, underlying: str, chain_filter: ChainFilter | None = None
     ) -> pd.DataFrame:
-        """Not served: a bar history has no option chains."""
+        """The chain of ``underlying`` at now, from the chain source, at the quoted price.
+
+        Raises
+        ------
+        ProviderError
+            No chain source, an underlying not in the history, or no price before now.
+        """
         self.calls["option_chain"] += 1
-        raise ProviderError(f"underlying: the bar history has no option chains ({underlying!r})")
+        if self.chains is None:
+            raise ProviderError(
+                f"underlying: the bar history has no option chains ({underlying!r});"
+                " pass chains='synthetic' (or stored chains) to the backtester"
+            )
+        now_ns = self._now_ns()
+        spot = self.price_at(underlying, now_ns)
+        if not np.isfinite(spot):
+            raise ProviderError(
+                f"underlying: {underlying!r} has no price at or before"
+                f" {pd.Timestamp(now_ns, tz='UTC')}, so no chain"
+            )
+        chain = self.chains.chain(underlying, spot, pd.Timestamp(now_ns, tz="UTC"))
+        if chain_filter is None or chain.empty:
+            return chain
+        return chain_filter.apply(chain).reset_index(drop=True)
 
 
 class PrecomputedIndicatorBook(IndicatorBook):

@@ -15,6 +15,19 @@ the two agree order for order (tests/integration/backtest/test_vectorbt_parity.p
   signal on the last bar is then dropped). Slippage moves the fill price against the trader:
   x (1 + s) buying, x (1 - s) selling.
 
+``size="whole_shares"`` sizes and books the account as the paper broker
+(:class:`greekfire.broker.paper.PaperBroker`) does a stock account without fractional shares
+(:func:`greekfire.kernels.backtest.whole_share_portfolio`): a buy takes the largest whole number
+of shares whose cost and fee fit in the cash, fill prices are rounded to $0.0001 as the
+broker's slippage model rounds them, fees are whole cents (``paper_fees``: the broker's
+:class:`~greekfire.broker.config.FeeConfig`, rounded term by term as
+:class:`~greekfire.broker.fees.FeeModel` rounds it) and cash is rounded to the cent at every
+fill as its ledger does. Then the event path (:class:`~greekfire.backtest.event.EventBacktester`,
+risk gate on) of a strategy that buys the same whole shares trades exactly these trades: same
+times, prices and quantities, same fees (tests/integration/backtest/test_event_backtest.py),
+provided the event run quotes no spread (``spread_bps=0``), fills at the mid, and uses
+``slippage_bps = 10_000 x slippage_frac``.
+
 :func:`sma_cross_signals` gives the SMA crossover's entries and exits with greekfire's
 vectorised SMA (:func:`greekfire.kernels.ta.sma_run`, TA-Lib's convention) and crossing
 kernel (:func:`greekfire.kernels.signals.cross_run`).
@@ -24,7 +37,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -35,14 +48,21 @@ from greekfire.kernels import backtest as kb
 from greekfire.kernels import signals as ks
 from greekfire.kernels import ta, threads_for
 
-__all__ = ["FILL_MODELS", "MIN_ORDER_SHARES", "run_signals", "sma_cross_signals"]
+if TYPE_CHECKING:
+    from greekfire.broker.config import FeeConfig
+
+__all__ = ["FILL_MODELS", "MIN_ORDER_SHARES", "SIZE_MODES", "run_signals", "sma_cross_signals"]
 
 F64Array = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
 Fill = Literal["close", "next_open"]
+Size = Literal["all", "whole_shares"]
 
 FILL_MODELS: tuple[str, ...] = ("close", "next_open")
 """Fill models of :func:`run_signals`."""
+
+SIZE_MODES: tuple[str, ...] = ("all", "whole_shares")
+"""Position sizing modes of :func:`run_signals`."""
 
 MIN_ORDER_SHARES = 1e-8
 """Orders for fewer shares are rejected (vectorbt's default ``min_size``)."""
@@ -168,6 +188,49 @@ def _trades_and_orders(
     return columns, orders
 
 
+_SCHEDULE = (
+    "equity_commission_per_share_usd",
+    "sec_fee_per_million_usd",
+    "taf_per_share_usd",
+    "taf_max_usd",
+)
+
+
+def _paper_fee_schedule(paper_fees: Any, size: str) -> tuple[float, float, float, float]:
+    # (commission per share, SEC fee per million, TAF per share, TAF cap) of a FeeConfig.
+    if paper_fees is None:
+        return (0.0, 0.0, 0.0, 0.0)
+    from greekfire.broker.config import FeeConfig  # only when asked: keeps the import light
+
+    if not isinstance(paper_fees, FeeConfig):
+        raise TypeError(
+            f"paper_fees: expected a greekfire.broker.config.FeeConfig or None, "
+            f"got {type(paper_fees).__name__}"
+        )
+    if size != "whole_shares":
+        raise ValueError(
+            f"paper_fees: the paper broker's fees round to the cent and need "
+            f"size='whole_shares', got size={size!r}"
+        )
+    return (
+        float(paper_fees.equity_commission_per_share_usd),
+        float(paper_fees.sec_fee_per_million_usd),
+        float(paper_fees.taf_per_share_usd),
+        float(paper_fees.taf_max_usd),
+    )
+
+
+def _paper_prices(price: F64Array, factor: float) -> F64Array:
+    # price x factor rounded to $0.0001 with Python's round(), as the paper broker's slippage
+    # model rounds an equity fill; only the prices off that grid go through round().
+    moved = price * factor
+    off = np.round(moved, 4) != moved
+    off &= ~np.isnan(moved)
+    if off.any():
+        moved[off] = [round(x, 4) for x in moved[off].tolist()]
+    return moved
+
+
 def _periods_per_year(index: pd.DatetimeIndex) -> dict[str, float]:
     # Daily (or coarser) bars: 252 a year; intraday is left to the caller.
     if len(index) < 2:
@@ -189,6 +252,8 @@ def run_signals(
     init_cash: float = 100_000.0,
     strategy: str = "signals",
     params: Mapping[str, Any] | None = None,
+    size: Size = "all",
+    paper_fees: FeeConfig | None = None,
 ) -> BacktestResult:
     """Backtest long-only entry/exit signals, one all-in account per symbol.
 
@@ -215,6 +280,15 @@ def run_signals(
         Written to the trades' ``strategy`` column.
     params : mapping, optional
         Strategy parameters kept in the result (``{"fast": 10, "slow": 50}``).
+    size : {"all", "whole_shares"}
+        ``"all"``: all the cash in fractional shares, fees taken so that cash ends at 0
+        (vectorbt's ``size=np.inf``); ``"whole_shares"``: the largest whole number of shares
+        whose cost and fee fit in the cash, booked to the cent as the paper broker books it
+        (fill prices rounded to $0.0001, whole-cent fees and cash; see the module docstring).
+    paper_fees : greekfire.broker.config.FeeConfig, optional
+        ``size="whole_shares"`` only: also charge the paper broker's equity fees (commission
+        per share; SEC fee and FINRA TAF on sells), rounded as its fee model rounds them.
+        ``fees_frac`` and ``fixed_fee_usd`` are charged on top (whole cents).
 
     Returns
     -------
@@ -230,7 +304,7 @@ def run_signals(
         An argument of the wrong type (the message names it).
     ValueError
         Shapes, labels or costs out of range, an unknown ``fill`` or ``"next_open"`` without
-        ``open``.
+        ``open``, an unknown ``size``, or ``paper_fees`` without ``size="whole_shares"``.
 
     Examples
     --------
@@ -245,7 +319,10 @@ def run_signals(
     index = _utc_index(frame, "close")
     if fill not in FILL_MODELS:
         raise ValueError(f"fill: expected one of {FILL_MODELS}, got {fill!r}")
+    if size not in SIZE_MODES:
+        raise ValueError(f"size: expected one of {SIZE_MODES}, got {size!r}")
     _check_costs(fees_frac, fixed_fee_usd, slippage_frac, init_cash)
+    schedule = _paper_fee_schedule(paper_fees, size)
     close_b = _block(frame, frame, "close", np.float64)
     entries_b = _block(entries, frame, "entries", np.bool_)
     exits_b = _block(exits, frame, "exits", np.bool_)
@@ -263,24 +340,48 @@ def run_signals(
     position = np.empty((rows, t_len))
     trades = np.empty((rows, cap, kb.N_TRADE_FIELDS))
     n_trades = np.zeros(rows, dtype=np.int64)
-    with threads_for(rows * t_len):
-        kb.signal_portfolio(
-            close_b,
-            price_b,
-            entries_b,
-            exits_b,
-            1 if fill == "next_open" else 0,
-            float(fees_frac),
-            float(fixed_fee_usd),
-            float(slippage_frac),
-            float(init_cash),
-            MIN_ORDER_SHARES,
-            cash,
-            position,
-            value[:rows],
-            trades,
-            n_trades,
-        )
+    lag = 1 if fill == "next_open" else 0
+    if size == "whole_shares":
+        slip = float(slippage_frac)
+        buy_b = _paper_prices(price_b, 1.0 + slip)
+        sell_b = _paper_prices(price_b, 1.0 - slip)
+        with threads_for(rows * t_len):
+            kb.whole_share_portfolio(
+                close_b,
+                buy_b,
+                sell_b,
+                entries_b,
+                exits_b,
+                lag,
+                float(fees_frac),
+                float(fixed_fee_usd),
+                *schedule,
+                float(init_cash),
+                cash,
+                position,
+                value[:rows],
+                trades,
+                n_trades,
+            )
+    else:
+        with threads_for(rows * t_len):
+            kb.signal_portfolio(
+                close_b,
+                price_b,
+                entries_b,
+                exits_b,
+                lag,
+                float(fees_frac),
+                float(fixed_fee_usd),
+                float(slippage_frac),
+                float(init_cash),
+                MIN_ORDER_SHARES,
+                cash,
+                position,
+                value[:rows],
+                trades,
+                n_trades,
+            )
     symbols = frame.columns
     if many:
         value[rows] = value[:rows].sum(axis=0)
@@ -290,10 +391,16 @@ def run_signals(
     meta: dict[str, Any] = {
         "engine": "fast",
         "fill": fill,
+        "size": size,
         "fees_frac": float(fees_frac),
         "fixed_fee_usd": float(fixed_fee_usd),
         "slippage_frac": float(slippage_frac),
         "init_cash": float(init_cash),
+        **(
+            {}
+            if paper_fees is None
+            else {"paper_fees": dict(zip(_SCHEDULE, schedule, strict=True))}
+        ),
         "start": index[0] if t_len else None,
         "end": index[-1] if t_len else None,
         **_periods_per_year(index),

@@ -4,7 +4,9 @@
 test (seconds instead of minutes; its numbers are not worth quoting); ``cases=["e", "f"]``
 runs only those cases (and skips the first-call measurements unless ``kernels`` asks).
 Besides ``bench.json`` and ``bench.md`` it writes the brief's report files
-(``brief.write_brief_reports``). ``progress`` gets a message per step; ``events`` gets a
+(``brief.write_brief_reports``). When case (p) runs, so do its cold (fresh-process) timings
+(not with ``quick``) and its sweep throughput (``sweep_cases``: serial vs 2 processes vs Dask,
+tiny with ``quick``). ``progress`` gets a message per step; ``events`` gets a
 ``BenchEvent`` (steps done of the total) per step, for a progress bar.
 """
 
@@ -26,6 +28,12 @@ from greekfire.bench.firstcall import ALL_KERNELS, KernelSpec, measure_first_cal
 from greekfire.bench.harness import CaseSpec, Policies, run_case
 from greekfire.bench.machine import describe_machine
 from greekfire.bench.report import SCHEMA_VERSION, write_report
+from greekfire.bench.sweep_cases import (
+    FULL_SWEEP,
+    QUICK_SWEEP,
+    make_sweep_workload,
+    measure_sweep_throughput,
+)
 from greekfire.bench.timing import FAST, QUICK, SLOW, RepeatPolicy
 
 __all__ = [
@@ -242,8 +250,14 @@ def run_bench(
     results = [run_case(spec, policies, steps) for spec in chosen]
     first_call = measure_first_calls(kernels, steps)
     cold_backtests: list[dict[str, Any]] = []
-    if not quick and any(s.key.startswith("p_") for s in chosen):
-        cold_backtests = measure_backtest_cold(progress=progress)
+    sweep_throughput: dict[str, Any] | None = None
+    if any(s.key.startswith("p_") for s in chosen):
+        if not quick:
+            cold_backtests = measure_backtest_cold(progress=progress)
+        sweep_sizes = QUICK_SWEEP if quick else FULL_SWEEP
+        sweep_throughput = measure_sweep_throughput(
+            make_sweep_workload(sweep_sizes), repeats=sweep_sizes.repeats, progress=progress
+        )
     report = assemble_report(
         results,
         first_call,
@@ -254,6 +268,7 @@ def run_bench(
     )
     steps("writing reports")
     report["backtest_cold"] = cold_backtests
+    report["sweep_throughput"] = sweep_throughput
     write_report(report, out_dir)
     write_brief_reports(report, out_dir)
     steps.finish()

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from greekfire.backtest.results import BacktestResult
     from greekfire.settings import Settings
 
-__all__ = ["backtest_command", "history_bars", "run_backtest"]
+__all__ = ["backtest_command", "check_window", "history_bars", "run_backtest"]
 
 _WARMUP_DAYS = 120  # calendar days of bars before start, for the indicators' warm-up
 
@@ -33,6 +33,19 @@ def _day(value: str, option: str) -> date:
         raise typer.BadParameter(
             f"expected a date YYYY-MM-DD, got {value!r}", param_hint=f"'{option}'"
         ) from None
+
+
+def check_window(start: str, end: str, fill: str) -> tuple[date, date]:
+    """The ``--start``/``--end`` dates and the ``--fill`` model, checked (typer errors name the
+    option and the value)."""
+    first, last = _day(start, "--start"), _day(end, "--end")
+    if last < first:
+        raise typer.BadParameter(f"--end {last} is before --start {first}", param_hint="'--end'")
+    if fill not in ("close", "next_open"):
+        raise typer.BadParameter(
+            f"expected 'close' or 'next_open', got {fill!r}", param_hint="'--fill'"
+        )
+    return first, last
 
 
 def history_bars(settings: Settings, start: date, end: date) -> dict[str, pd.DataFrame]:
@@ -67,6 +80,7 @@ def run_backtest(
     *,
     strategy: str | None = None,
     fill: str = "close",
+    chains: str = "auto",
     out: Path | None = None,
 ) -> tuple[BacktestResult, Path | None]:
     """Run the event backtest of the configured strategies (or only ``strategy``) and, with
@@ -90,6 +104,7 @@ def run_backtest(
         fill="next_open" if fill == "next_open" else "close",
         start=pd.Timestamp(start, tz="UTC"),
         end=pd.Timestamp(end, tz="UTC"),
+        chains=chains,
     )
     result = tester.run()
     report = None
@@ -129,6 +144,13 @@ def backtest_command(
     fill: Annotated[
         str, typer.Option(help="Fill at the signal bar's 'close' or the 'next_open'.")
     ] = "close",
+    chains: Annotated[
+        str,
+        typer.Option(
+            help="Option chains: 'auto' (synthetic when a strategy needs them),"
+            " 'synthetic' or 'none'."
+        ),
+    ] = "auto",
     out: Annotated[
         Path, typer.Option(help="Where the result (JSON + Parquet) and report go.")
     ] = Path("backtest-run"),
@@ -136,17 +158,17 @@ def backtest_command(
     """Backtest the configured strategies over daily history with the live code path."""
     from greekfire.settings import load_settings
 
-    first, last = _day(start, "--start"), _day(end, "--end")
-    if last < first:
-        raise typer.BadParameter(f"--end {last} is before --start {first}", param_hint="'--end'")
-    if fill not in ("close", "next_open"):
+    first, last = check_window(start, end, fill)
+    if chains not in ("auto", "synthetic", "none"):
         raise typer.BadParameter(
-            f"expected 'close' or 'next_open', got {fill!r}", param_hint="'--fill'"
+            f"expected 'auto', 'synthetic' or 'none', got {chains!r}", param_hint="'--chains'"
         )
     settings = load_settings(config)
     console = Console()
     started = time.perf_counter()
-    result, report = run_backtest(settings, first, last, strategy=strategy, fill=fill, out=out)
+    result, report = run_backtest(
+        settings, first, last, strategy=strategy, fill=fill, chains=chains, out=out
+    )
     seconds = time.perf_counter() - started
     console.print(_stats_table(result))
     console.print(

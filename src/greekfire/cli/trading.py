@@ -19,6 +19,8 @@ from rich.console import Console
 from rich.live import Live
 
 from greekfire.cli.backtest_cmd import backtest_command
+from greekfire.cli.parity_cmd import parity_command
+from greekfire.cli.sweep_cmd import sweep_command
 
 if TYPE_CHECKING:
     from greekfire.engine.engine import CycleReport, TradingEngine
@@ -280,7 +282,23 @@ def demo_command(
             _print_summary(console, settings, reports, start_equity, final)
         finally:
             handler.remove()
+    _demo_parity(console, settings)
     _demo_backtest(console, workdir)
+
+
+def _demo_parity(console: Console, settings: Settings) -> None:
+    # The week just traded, replayed from its journal through the backtester.
+    from greekfire.backtest.parity import parity
+
+    report = parity(settings.journal.path)
+    counts = report.counts()
+    verdict = "identical" if report.identical else f"{len(report.differences())} differ"
+    console.print(
+        f"parity: the week replayed from its journal through the backtester:"
+        f" {counts['live_fills']} live fills, {counts['replay_fills']} replayed, {verdict}"
+        " (greekfire parity --journal " + settings.journal.path + ")",
+        highlight=False,
+    )
 
 
 def _demo_backtest(console: Console, workdir: Path) -> None:
@@ -416,3 +434,5 @@ def register(app: typer.Typer) -> None:
     app.command("orders")(orders_command)
     app.command("init")(init_command)
     app.command("backtest")(backtest_command)
+    app.command("parity")(parity_command)
+    app.command("sweep")(sweep_command)

@@ -34,6 +34,27 @@ in cash units (0 exit fees while open), and the profit and loss net of both fees
 size (exit - entry) - entry fees - exit fees. The capacity of ``trades`` along axis 1 must be at
 least the largest number of entry signals in a row (each trade needs one).
 
+Whole shares (``whole_share_portfolio``): the same signals, fill bars, NaN handling, trade
+records and valuation, but sized and booked as the paper broker
+(:class:`greekfire.broker.paper.PaperBroker`, its :class:`~greekfire.domain.portfolio.Ledger` and
+:class:`~greekfire.broker.fees.FeeModel`) books a stock account without fractional shares:
+
+- Fill prices come in ready-made (slippage and any rounding to $0.0001 applied by the caller):
+  ``buy_price`` for buys, ``sell_price`` for sells.
+- Fee of an order of q shares at fill price p (whole cents, each term rounded as ``FeeModel``
+  rounds it): ``cents(q x commission)`` + ``cents(fixed + fee fraction x q p)`` and, on sells
+  only, ``ceil_cents((q p) x sec per million / 1e6)`` + ``ceil_cents(min(q x taf, taf max))``;
+  the sum rounded to the cent. ``cents`` rounds half away from zero, ``ceil_cents`` up, both
+  with the broker's 1e-7 guard against binary error.
+- Buy: the largest whole q <= floor(cash / p) with q p + fee(q) <= cash (searched downwards
+  from min(floor(cash / p), floor((cash - fixed) / (p (1 + fraction) + commission)) + 1), which
+  is the largest for any price >= $0.01); no buy when q < 1. Cash after = cents(cash - q p -
+  fee), the ledger's rounding.
+- Sell: the whole position; rejected (kept open) as the paper broker rejects it, when the fee
+  exceeds the proceeds by more than half a cent and leaves the cash below -$0.005. Cash after
+  = cents(cash + q p - fee).
+- The starting cash is rounded to the cent, as the ledger does.
+
 All arrays are float64 except the signals (bool) and ``n_trades`` (int64); inputs and outputs
 are C-contiguous (rows, T) blocks, rows = symbols, time along the last axis.
 """
@@ -53,6 +74,7 @@ __all__ = [
     "REL_TOL",
     "TRADE_FIELDS",
     "signal_portfolio",
+    "whole_share_portfolio",
 ]
 
 F64Array = npt.NDArray[np.float64]
@@ -236,6 +258,178 @@ def signal_portfolio(
                         cash = cash + net
                         pos = _add(pos, -pos)
                         _close_trade(trades[r, k - 1], t, fill, fees)
+            cash_out[r, t] = cash
+            position_out[r, t] = pos
+            value_out[r, t] = cash if pos == 0.0 else cash + pos * mark
+        if k > 0 and trades[r, k - 1, 1] < 0.0:
+            rec = trades[r, k - 1]
+            rec[3] = mark
+            rec[7] = _add(rec[4] * mark, -(rec[4] * rec[2])) - rec[5]
+        n_trades[r] = k
+
+
+# -- whole shares, booked as the paper broker books them ---------------------------------------
+
+
+@njit(inline="always")
+def _cents(amount: float) -> float:
+    # greekfire.domain.portfolio.cents: half away from zero, 1e-7 guard
+    scaled = amount * 100.0
+    rounded = math.floor(abs(scaled) + 0.5 + 1e-7)
+    return math.copysign(float(rounded), scaled) / 100.0 if rounded else 0.0
+
+
+@njit(inline="always")
+def _ceil_cents(amount: float) -> float:
+    # greekfire.broker.fees.ceil_cents
+    if amount <= 0.0:
+        return 0.0
+    return math.ceil(amount * 100.0 - 1e-7) / 100.0
+
+
+@njit(inline="always")
+def _order_fee(
+    sell: bool,
+    qty: float,
+    fill: float,
+    fees_frac: float,
+    fixed_fee: float,
+    commission: float,
+    sec_per_million: float,
+    taf_per_share: float,
+    taf_max: float,
+) -> float:
+    # The same additions in the same order as FeeModel._equity_fee (the generic term is 0.0
+    # there, and x + 0.0 == x).
+    fee = _cents(qty * commission)
+    fee += _cents(fixed_fee + fees_frac * (qty * fill))
+    if sell:
+        fee += _ceil_cents(qty * fill * sec_per_million / 1e6)
+        fee += _ceil_cents(min(qty * taf_per_share, taf_max))
+    return _cents(fee)
+
+
+@njit(inline="always")
+def _whole_qty(
+    cash: float, fill: float, fees_frac: float, fixed_fee: float, commission: float
+) -> float:
+    # Largest whole q <= floor(cash / fill) with q fill + buy fee(q) <= cash (0: none).
+    if not (cash > 0.0 and fill > 0.0):
+        return 0.0
+    most = math.floor(cash / fill)
+    guess = math.floor((cash - fixed_fee) / (fill * (1.0 + fees_frac) + commission)) + 1
+    q = float(min(most, guess))
+    while q >= 1.0:
+        fee = _order_fee(False, q, fill, fees_frac, fixed_fee, commission, 0.0, 0.0, 0.0)
+        if not q * fill + fee > cash:
+            return q
+        q -= 1.0
+    return 0.0
+
+
+@njit(parallel=True)
+def whole_share_portfolio(
+    close: F64Array,
+    buy_price: F64Array,
+    sell_price: F64Array,
+    entries: BoolArray,
+    exits: BoolArray,
+    lag: int,
+    fees_frac: float,
+    fixed_fee: float,
+    commission_per_share: float,
+    sec_fee_per_million: float,
+    taf_per_share: float,
+    taf_max: float,
+    init_cash: float,
+    cash_out: F64Array,
+    position_out: F64Array,
+    value_out: F64Array,
+    trades: F64Array,
+    n_trades: I64Array,
+) -> None:
+    """Long-only all-in backtest of every row in whole shares, booked to the cent as the paper
+    broker books it; see the module docstring for the rules.
+
+    Parameters
+    ----------
+    close : float64 (rows, T)
+        Valuation price of each bar.
+    buy_price, sell_price : float64 (rows, T)
+        Fill price of a buy and of a sell on each bar (slippage included).
+    entries, exits : bool (rows, T)
+        Signals; the signal of bar t executes on bar t + ``lag``.
+    lag : int
+        0 (fill on the signal's bar) or 1 (fill on the next bar).
+    fees_frac, fixed_fee : float
+        Generic costs per order: fraction of the notional plus a fixed amount (rounded to the
+        cent together; the paper broker has no such fee: 0 to match it).
+    commission_per_share, sec_fee_per_million, taf_per_share, taf_max : float
+        The paper broker's equity fee schedule (``FeeConfig``: commission per share on both
+        sides; SEC fee per million of sale proceeds and FINRA TAF per share sold, capped at
+        ``taf_max``, on sells).
+    init_cash : float
+        Starting cash of each row (> 0), rounded to the cent.
+    cash_out, position_out, value_out : float64 (rows, T)
+        Written: cash, shares held and account value at each bar's close.
+    trades : float64 (rows, capacity, N_TRADE_FIELDS)
+        Written: trade records, as :func:`signal_portfolio` writes them.
+    n_trades : int64 (rows,)
+        Written: the number of trades of each row, the last possibly open.
+    """
+    rows, t_len = close.shape
+    for r in prange(rows):
+        cash = _cents(init_cash)
+        pos = 0.0
+        mark = math.nan
+        k = 0
+        for t in range(t_len):
+            c = close[r, t]
+            if not math.isnan(c):
+                mark = c
+            s = t - lag
+            entry = s >= 0 and entries[r, s]
+            exit_ = s >= 0 and exits[r, s]
+            if entry and exit_:
+                entry = False
+                exit_ = False
+            if entry and pos == 0.0:
+                p = buy_price[r, t]
+                if not math.isnan(p):
+                    q = _whole_qty(cash, p, fees_frac, fixed_fee, commission_per_share)
+                    if q >= 1.0:
+                        fee = _order_fee(
+                            False, q, p, fees_frac, fixed_fee, commission_per_share, 0.0, 0.0, 0.0
+                        )
+                        cash = _cents(cash - q * p - fee)
+                        pos = q
+                        rec = trades[r, k]
+                        rec[0] = t
+                        rec[1] = -1.0
+                        rec[2] = p
+                        rec[4] = q
+                        rec[5] = fee
+                        rec[6] = 0.0
+                        k += 1
+            elif exit_ and pos > 0.0:
+                p = sell_price[r, t]
+                if not math.isnan(p):
+                    fee = _order_fee(
+                        True,
+                        pos,
+                        p,
+                        fees_frac,
+                        fixed_fee,
+                        commission_per_share,
+                        sec_fee_per_million,
+                        taf_per_share,
+                        taf_max,
+                    )
+                    net = pos * p - fee
+                    if not (cash + net < -0.005 and net < -0.005):
+                        cash = _cents(cash + pos * p - fee)
+                        pos = 0.0
+                        _close_trade(trades[r, k - 1], t, p, fee)
             cash_out[r, t] = cash
             position_out[r, t] = pos
             value_out[r, t] = cash if pos == 0.0 else cash + pos * mark

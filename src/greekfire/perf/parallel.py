@@ -708,22 +708,37 @@ class ParallelProcessor:
         if self._closed:
             raise RuntimeError("this ParallelProcessor is closed")
         if self._client is None:
+            import dask
             import distributed
 
             dist: Any = distributed
             if self._scheduler_address is not None:
                 self._client = dist.Client(self._scheduler_address, set_as_default=False)
             else:
-                self._cluster = dist.LocalCluster(
-                    n_workers=self._max_workers or _cpu_count(),
-                    threads_per_worker=1,
-                    processes=True,
-                    dashboard_address=None,
-                    # The scheduler's HTTP server (health, metrics) still starts without the
-                    # dashboard, on port 8787 by default; a free loopback port avoids clashes.
-                    scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
-                    silence_logs=logging.ERROR,
-                )
+                saved_env = dict(os.environ)
+                # Dask's nannies run in this process and write their pre-spawn environment
+                # (MALLOC_TRIM_THRESHOLD_, OMP/MKL/OPENBLAS_NUM_THREADS) into os.environ, where
+                # every later child inherits it; and MALLOC_TRIM_THRESHOLD_ turns off glibc's
+                # dynamic mmap threshold in the workers, so every large numpy array is mapped
+                # and faulted in afresh (about 45 % more CPU per backtest measured here).
+                no_trim = {"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None}
+                try:
+                    with dask.config.set(no_trim):
+                        self._cluster = dist.LocalCluster(
+                            n_workers=self._max_workers or _cpu_count(),
+                            threads_per_worker=1,
+                            processes=True,
+                            dashboard_address=None,
+                            # The scheduler's HTTP server (health, metrics) starts even without
+                            # the dashboard, on 8787 by default; a free loopback port avoids
+                            # clashes.
+                            scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
+                            silence_logs=logging.ERROR,
+                        )
+                finally:
+                    for key in set(os.environ) - set(saved_env):
+                        del os.environ[key]
+                    os.environ.update(saved_env)
                 self._client = dist.Client(self._cluster, set_as_default=False)
         return cast("Client", self._client)
 

@@ -9,6 +9,8 @@ from typing import Any, ClassVar
 import numpy as np
 from pydantic import Field
 
+from greekfire.broker.config import FeeConfig, PaperBrokerConfig
+from greekfire.broker.fees import FeeModel, SlippageModel
 from greekfire.domain.config import Section
 from greekfire.domain.orders import OrderIntent, Side
 from greekfire.strategy.base import Strategy, StrategyContext
@@ -17,13 +19,20 @@ from greekfire.strategy.base import Strategy, StrategyContext
 class SmaParams(Section):
     fast: int = Field(10, ge=1)
     slow: int = Field(50, ge=2)
+    whole_shares: bool = False
+    commission_per_share_usd: float = Field(0.0, ge=0)
+    slippage_bps: float = Field(0.0, ge=0)
 
 
 class SmaCross(Strategy):
     """Long-only SMA crossover: all cash in when fast crosses above slow, all out below.
 
     The current SMAs come from the engine's indicators, the previous bar's from ``ctx.bars``
-    (the strategy keeps no state). Cash is split evenly over the symbols that enter this cycle.
+    (the strategy keeps no state). Every entry asks for all the account's cash (one symbol
+    per account). With ``whole_shares`` it buys whole shares: the largest q <= floor(cash /
+    price) whose cost q x price plus the buy fee fits in the cash, the price and the fee
+    priced by the paper broker's own slippage and fee models at ``slippage_bps`` and
+    ``commission_per_share_usd`` (buys pay no regulatory fees).
     """
 
     kind = "sma_cross"
@@ -69,12 +78,27 @@ class SmaCross(Strategy):
                 )
             elif cross > 0 and held == 0 and ctx.account is not None:
                 price = ctx.last_price(symbol)
-                qty = ctx.account.cash_usd / price
+                quote = ctx.quotes.get(symbol)
+                if self.p.whole_shares and quote is not None:
+                    slip = SlippageModel(PaperBrokerConfig(slippage_bps=self.p.slippage_bps))
+                    price = slip.fill_price(symbol, Side.BUY, quote)
+                qty = self._qty(ctx.account.cash_usd, symbol, price)
                 if math.isfinite(qty) and qty > 0:
                     out.append(
                         self.single(symbol, Side.BUY, qty, reason="cross above", opening=True)
                     )
         return out
+
+    def _qty(self, cash: float, symbol: str, price: float) -> float:
+        if not self.p.whole_shares:
+            return cash / price
+        if not (math.isfinite(price) and price > 0):
+            return math.nan
+        fees = FeeModel(FeeConfig(equity_commission_per_share_usd=self.p.commission_per_share_usd))
+        qty = float(math.floor(cash / price))
+        while qty >= 1 and qty * price + fees.fee_usd(symbol, Side.BUY, qty, price) > cash:
+            qty -= 1
+        return qty
 
 
 class RecordParams(Section):

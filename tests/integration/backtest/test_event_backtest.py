@@ -166,13 +166,161 @@ def test_event_sma_cross_equals_the_reference(
 def test_event_sma_cross_equals_the_fast_path(
     sma_run: tuple[dict[str, pd.DataFrame], BacktestResult],
 ) -> None:
+    """Fractional shares, risk gate off: the same trades to 1e-6 in quantity.
+
+    The fast path's ``size="all"`` is vectorbt's: qty = cash / price with the cash unrounded.
+    The paper broker's ledger rounds the cash to the cent at every fill, so from the second
+    entry on the event path's cash (and so its qty = cash / price) differs by up to half a
+    cent per fill before it: a relative error below 0.005 x fills / 100,000 < 1e-6 here.
+    The live gate would also lower the fractional qty to whole units: off here; the exact
+    identity is the whole-share test below.
+    """
     from greekfire.backtest.fast import run_signals, sma_cross_signals
 
     bars, result = sma_run
     close = bars["AAA"][["close"]].rename(columns={"close": "AAA"})
     entries, exits = sma_cross_signals(close, 10, 50)
     fast = run_signals(close, entries, exits, fill="close", init_cash=100_000.0)
+    assert fast.meta["size"] == "all"
     assert same_trades(result, fast, price_tol=1e-14, qty_tol=1e-6) == []
+
+
+# -- whole shares, the live risk gate on: exactly the fast path's trades --------------------------
+WHOLE_SYMBOLS = ["AAA", "BBB", "CCC"]
+# The gate approves an all-cash whole-share entry of one symbol per account unchanged:
+# fixed-fraction sizing at risk_fraction 1 allows floor(equity / price) >= the qty asked,
+# exposure caps at 100 % of equity, one position, and the kill switch only at a total loss.
+WHOLE_RISK = {
+    "risk_fraction": 1.0,
+    "max_positions": 1,
+    "max_symbol_exposure_fraction": 1.0,
+    "max_total_exposure_fraction": 1.0,
+    "daily_loss_limit_fraction": 1.0,
+    "max_drawdown_fraction": 1.0,
+}
+COMMISSION = 0.005  # $ per share, both sides; plus the default SEC fee and FINRA TAF on sells
+SLIPPAGE_BPS = 2.0
+WHOLE_VARIANTS = {
+    "close": {"fill": "close", "fees": NO_FEES, "params": {}},
+    "next_open": {"fill": "next_open", "fees": NO_FEES, "params": {}},
+    "fees": {
+        "fill": "close",
+        "fees": {
+            "slippage_bps": SLIPPAGE_BPS,
+            "fees": {"equity_commission_per_share_usd": COMMISSION},
+        },
+        "params": {"commission_per_share_usd": COMMISSION, "slippage_bps": SLIPPAGE_BPS},
+    },
+}
+
+
+@pytest.fixture(scope="module")
+def whole_bars() -> dict[str, pd.DataFrame]:
+    return bars_of(WHOLE_SYMBOLS, "2021-01-04", "2022-12-30", seed=12)
+
+
+def whole_event_run(
+    bars: dict[str, pd.DataFrame], variant: str, tmp: Path
+) -> tuple[BacktestResult, list[Any]]:
+    """One event run per symbol (one account each, as the fast path keeps one per symbol),
+    merged: the trades, and the journal's fills in order."""
+    spec = WHOLE_VARIANTS[variant]
+    trades: list[pd.DataFrame] = []
+    fills: list[Any] = []
+    for symbol in WHOLE_SYMBOLS:
+        params = {"fast": 10, "slow": 50, "whole_shares": True, **spec["params"]}
+        cfg = settings(
+            [SMA[0] | {"symbols": [symbol], "params": params}],
+            broker={"paper": spec["fees"]},
+            risk=WHOLE_RISK,
+        )
+        path = tmp / f"{variant}-{symbol}.db"
+        bt = EventBacktester(
+            cfg, {symbol: bars[symbol]}, fill=spec["fill"], risk=True, journal_path=path
+        )
+        result = bt.run()
+        assert result.meta["risk"] is True
+        assert bt.last_run is not None
+        assert bt.last_run.errors == []
+        decisions = [d for r in bt.last_run.reports for d in r.decisions]
+        assert decisions, symbol
+        for d in decisions:  # the live gate ran every check and changed nothing
+            assert d.approved, d.reasons
+            assert d.qty == d.intent.qty
+            assert "off" not in d.checks
+            assert ("sizing" if d.intent.opening else "closing") in d.checks
+        trades.append(result.trades)
+        journal = Journal.open_readonly(path)
+        try:
+            fills.extend(journal.fills())
+        finally:
+            journal.close()
+    merged = pd.concat(trades, ignore_index=True)
+    return BacktestResult(
+        equity=result.equity,
+        trades=merged,
+        orders=result.orders,
+        exposure=result.exposure,
+        params={},
+        meta={},
+    ), fills
+
+
+@pytest.mark.parametrize("variant", list(WHOLE_VARIANTS))
+def test_event_whole_shares_with_the_risk_gate_equals_the_fast_path(
+    whole_bars: dict[str, pd.DataFrame], variant: str, tmp_path: Path
+) -> None:
+    from greekfire.backtest.fast import run_signals, sma_cross_signals
+    from greekfire.broker.config import FeeConfig
+
+    spec = WHOLE_VARIANTS[variant]
+    event, fills = whole_event_run(whole_bars, variant, tmp_path)
+    close = pd.DataFrame({s: whole_bars[s]["close"] for s in WHOLE_SYMBOLS})
+    opens = pd.DataFrame({s: whole_bars[s]["open"] for s in WHOLE_SYMBOLS})
+    entries, exits = sma_cross_signals(close, 10, 50)
+    fee_cfg = FeeConfig.model_validate(spec["fees"]["fees"])
+    fast = run_signals(
+        close,
+        entries,
+        exits,
+        open=opens,
+        fill=spec["fill"],
+        slippage_frac=spec["fees"]["slippage_bps"] / 10_000.0,
+        init_cash=100_000.0,
+        size="whole_shares",
+        paper_fees=fee_cfg,
+    )
+    assert fast.meta["size"] == "whole_shares"
+    # exact: entry and exit times, prices and quantities
+    assert same_trades(event, fast, price_tol=0.0, qty_tol=0.0) == []
+    counts = fast.trades.groupby("symbol")["exit_ts"].count()
+    assert (counts >= 4).all(), counts  # >= 4 round trips per symbol
+    assert (fast.trades["qty"] == np.floor(fast.trades["qty"])).all()
+    # every fill: side, qty, price and fee (whole cents), exactly
+    got = [(f.symbol, f.side.value, f.qty, f.price, f.fee_usd) for f in fills]
+    want = list(
+        fast.orders[["symbol", "side", "qty", "avg_fill_price", "fee_usd"]].itertuples(
+            index=False, name=None
+        )
+    )
+    assert sorted(got, key=lambda f: f[0]) == want  # stable: each symbol's fills in time order
+    if variant == "fees":
+        assert (fast.orders["fee_usd"] > 0).all()
+        sells = fast.orders[fast.orders["side"] == "sell"]
+        buys = fast.orders[fast.orders["side"] == "buy"]
+        # sells pay more than the commission (the SEC fee and the TAF)
+        assert (sells["fee_usd"] > sells["qty"] * COMMISSION).all()
+        np.testing.assert_array_equal(buys["fee_usd"], np.round(buys["qty"] * COMMISSION + 1e-9, 2))
+        # fills at the close moved by the slippage, rounded to $0.0001 (Python's round)
+        for trade in fast.trades.itertuples():
+            at_close = float(close.at[trade.entry_ts, trade.symbol])
+            assert trade.entry_price == round(at_close * (1.0 + SLIPPAGE_BPS / 10_000.0), 4)
+    cents = np.round(fast.orders["fee_usd"] * 100.0, 6)
+    assert (cents == np.round(cents)).all()
+    np.testing.assert_allclose(
+        event.trades["fees_usd"], fast.trades["fees_usd"], rtol=1e-12, atol=0.0
+    )
+    np.testing.assert_allclose(event.trades["pnl_usd"], fast.trades["pnl_usd"], rtol=1e-9)
 
 
 # -- a live strategy over three months -----------------------------------------------------------

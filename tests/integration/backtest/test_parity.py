@@ -77,18 +77,21 @@ def test_a_paper_week_replays_to_identical_fills(week: tuple[Path, ParityReport]
     assert pd.Timestamp(cycles[-1]["ts_ns"], tz="UTC") >= pd.Timestamp("2026-11-13T21:00Z")
     options = [f for f in live if len(f.symbol) > 6]
     stock = [f for f in live if len(f.symbol) <= 6]
-    assert options and len(stock) >= 2, (len(options), len(stock))
+    assert options, live
+    assert len(stock) >= 2, live
     assert events
     # ... and the replay traded exactly that: every fill paired, same time, qty, price, fee
     counts = report.counts()
     assert counts["live_fills"] == counts["replay_fills"] == counts["same"] == len(live)
-    assert report.identical and report.differences() == []
+    assert report.identical
+    assert report.differences() == []
     table = report.fills
     np.testing.assert_array_equal(table["live_price"], table["replay_price"])
     assert (table["delay_s"] == 0.0).all()
     assert report.equity_usd["live"] == report.equity_usd["replay"]
     assert report.errors == []
-    assert report.runs == 1 and report.live_broker == "paper"
+    assert report.runs == 1
+    assert report.live_broker == "paper"
     assert set(report.by_strategy().index) == {"wheel", "momentum"}
 
 
@@ -124,9 +127,7 @@ def test_the_window_limits_what_is_compared(week: tuple[Path, ParityReport]) -> 
         parity(journal_path, start="2026-11-12", end="2026-11-10")
 
 
-def test_the_report_saves_json_and_parquet(
-    week: tuple[Path, ParityReport], tmp_path: Path
-) -> None:
+def test_the_report_saves_json_and_parquet(week: tuple[Path, ParityReport], tmp_path: Path) -> None:
     import json
 
     _, report = week

@@ -24,6 +24,8 @@ def settings_dict(tmp: Path, **overrides: Any) -> dict[str, Any]:
             "log_path": str(tmp / "logs" / "trading_system.jsonl"),
         },
         "data": {"provider": "synthetic", "history_dir": None},
+        # BuyOnce's 10 shares fit a 10 % fixed-fraction budget: the gate approves them as asked
+        "risk": {"risk_fraction": 0.1},
         "journal": {"path": str(tmp / "journal.db"), "dry_run_path": str(tmp / "dry.db")},
         "strategies": [
             {"name": "buy", "module": "engine_strategies:BuyOnce", "symbols": ["MSFT", "SPY"]}

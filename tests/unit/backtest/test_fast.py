@@ -200,3 +200,70 @@ def test_sma_cross_feeds_run_signals() -> None:
 def test_sma_cross_refuses_bad_windows(fast: object, slow: object, field: str) -> None:
     with pytest.raises(ValueError, match=f"{field}: expected an integer"):
         sma_cross_signals(CLOSE, fast, slow)  # type: ignore[arg-type]
+
+
+# -- size="whole_shares" -----------------------------------------------------------------------
+
+
+def test_whole_shares_buy_floor_of_the_cash_and_keep_the_rest() -> None:
+    res = run_signals(CLOSE, ENTRIES, EXITS, init_cash=1_000.0, size="whole_shares")
+    a1, a2, b1 = (res.trades.iloc[i] for i in range(3))
+    assert (a1.qty, a1.entry_price, a1.exit_price) == (100.0, 10.0, 12.0)
+    assert a2.qty == 92.0  # 1,200 / 13 = 92.3
+    assert b1.qty == 52.0  # 1,000 / 19 = 52.6: 12.00 left
+    assert b1.pnl_usd == 52.0 * (22.0 - 19.0)
+    assert res.equity["B"].iloc[-1] == 12.0 + 52.0 * 22.0
+    assert res.equity["A"].iloc[-1] == 1_200.0 - 92.0 * 13.0 + 92.0 * 14.0
+    assert res.meta["size"] == "whole_shares"
+    assert "paper_fees" not in res.meta
+    fractional = run_signals(CLOSE, ENTRIES, EXITS, init_cash=1_000.0)
+    assert fractional.meta["size"] == "all"
+    assert fractional.trades["qty"].iloc[2] == pytest.approx(1_000.0 / 19.0)
+
+
+def test_whole_shares_charge_the_paper_fee_schedule() -> None:
+    from greekfire.broker.config import FeeConfig
+
+    fees = FeeConfig(equity_commission_per_share_usd=0.01)  # SEC and TAF at their defaults
+    res = run_signals(
+        CLOSE[["A"]],
+        ENTRIES[["A"]],
+        EXITS[["A"]],
+        size="whole_shares",
+        paper_fees=fees,
+        init_cash=1_000.0,
+    )
+    first = res.trades.iloc[0]
+    assert first.qty == 99.0  # 100 shares + 1.00 commission would not fit in 1,000
+    orders = res.orders
+    assert list(orders["fee_usd"][:2]) == [0.99, 0.99 + 0.04 + 0.02]  # SEC 0.0330, TAF 0.0164
+    assert res.meta["paper_fees"]["equity_commission_per_share_usd"] == 0.01
+    assert res.meta["paper_fees"]["sec_fee_per_million_usd"] == 27.80
+
+
+def test_whole_shares_fill_prices_round_like_the_paper_broker() -> None:
+    idx = pd.date_range("2024-01-01", periods=2, tz="UTC")
+    close = pd.DataFrame({"A": [12.5, 12.5]}, index=idx)
+    entries = pd.DataFrame({"A": [True, False]}, index=idx)
+    exits = pd.DataFrame({"A": [False, True]}, index=idx)
+    res = run_signals(
+        close, entries, exits, size="whole_shares", slippage_frac=1e-4, init_cash=1_000.0
+    )
+    trade = res.trades.iloc[0]
+    # Python's round() of the slipped price (12.50125 -> 12.5012 or 12.5013, as round decides)
+    assert trade.entry_price == round(12.5 * (1.0 + 1e-4), 4)
+    assert trade.exit_price == round(12.5 * (1.0 - 1e-4), 4)
+    assert trade.qty == math.floor(1_000.0 / trade.entry_price)
+
+
+def test_whole_shares_bad_arguments() -> None:
+    from greekfire.broker.config import FeeConfig
+
+    with pytest.raises(ValueError, match="size: expected one of"):
+        run_signals(CLOSE, ENTRIES, EXITS, size="half")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match=r"paper_fees: .*size='whole_shares'"):
+        run_signals(CLOSE, ENTRIES, EXITS, paper_fees=FeeConfig())
+    with pytest.raises(
+        TypeError, match=r"paper_fees: expected a greekfire\.broker\.config\.FeeConfig"
+    ):
+        run_signals(CLOSE, ENTRIES, EXITS, size="whole_shares", paper_fees={"x": 1})  # type: ignore[arg-type]

@@ -17,7 +17,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from greekfire.backtest import sweep
+from greekfire.backtest import sweep, sweep_store
 from greekfire.backtest.sweep import (
     FloatRange,
     IntRange,
@@ -352,14 +352,14 @@ def test_out_streams_one_row_group_per_chunk(
 ) -> None:
     out = tmp_path / "deep" / "sweep.parquet"
     written: list[int] = []
-    real_write = sweep._ParquetSink.write
+    real_write = sweep_store.ParquetSink.write
 
     def spy(self: Any, frame: pd.DataFrame) -> None:
         written.append(len(frame))
         real_write(self, frame)
 
     patch = pytest.MonkeyPatch()
-    patch.setattr(sweep._ParquetSink, "write", spy)
+    patch.setattr(sweep_store.ParquetSink, "write", spy)
     try:
         result = run_sweep(
             sma_cross_return, iter(sma_sets), close, backend="serial", out=out, chunk=10

@@ -342,3 +342,225 @@ def test_rows_are_independent() -> None:
         alone = run_kernel(close[r : r + 1], ent[r : r + 1], ex[r : r + 1], fees=0.001, fixed=1.0)
         np.testing.assert_array_equal(alone.value[0], whole.value[r])
         np.testing.assert_array_equal(alone.trades[0, : alone.n[0]], whole.trades[r, : whole.n[r]])
+
+
+# --- whole shares, booked as the paper broker books them
+
+
+def _cents(x: float) -> float:
+    # written from greekfire.domain.portfolio.cents' contract: half away from zero
+    scaled = x * 100.0
+    n = math.floor(abs(scaled) + 0.5 + 1e-7)
+    return math.copysign(n, scaled) / 100.0 if n else 0.0
+
+
+def _ceil_cents(x: float) -> float:
+    return math.ceil(x * 100.0 - 1e-7) / 100.0 if x > 0 else 0.0
+
+
+@dataclass
+class WholeOracle:
+    """One symbol in whole shares: the largest affordable q, whole-cent fees, cash in cents."""
+
+    fees: float
+    fixed: float
+    comm: float
+    sec: float
+    taf: float
+    taf_max: float
+    cash: float
+    pos: float = 0.0
+    mark: float = math.nan
+    trades: list[list[float]] = field(default_factory=list)
+    cash_path: list[float] = field(default_factory=list)
+    pos_path: list[float] = field(default_factory=list)
+    value_path: list[float] = field(default_factory=list)
+
+    def fee(self, sell: bool, q: float, p: float) -> float:
+        fee = _cents(q * self.comm) + _cents(self.fixed + self.fees * (q * p))
+        if sell:
+            fee += _ceil_cents(q * p * self.sec / 1e6)
+            fee += _ceil_cents(min(q * self.taf, self.taf_max))
+        return _cents(fee)
+
+    def run(
+        self, close: np.ndarray, buy: np.ndarray, sell: np.ndarray, ent: np.ndarray, ex: np.ndarray
+    ) -> None:
+        self.cash = _cents(self.cash)
+        for t in range(len(close)):
+            if not math.isnan(close[t]):
+                self.mark = float(close[t])
+            entry, exit_ = bool(ent[t]), bool(ex[t])
+            if entry and exit_:
+                entry = exit_ = False
+            if entry and self.pos == 0.0 and not math.isnan(buy[t]) and buy[t] > 0:
+                p = float(buy[t])
+                q = float(math.floor(self.cash / p))  # plain linear search down
+                while q >= 1 and q * p + self.fee(False, q, p) > self.cash:
+                    q -= 1
+                if q >= 1:
+                    f = self.fee(False, q, p)
+                    self.cash = _cents(self.cash - q * p - f)
+                    self.pos = q
+                    self.trades.append([t, -1, p, math.nan, q, f, 0.0, math.nan])
+            elif exit_ and self.pos > 0.0 and not math.isnan(sell[t]):
+                p, q = float(sell[t]), self.pos
+                f = self.fee(True, q, p)
+                if not (q * p - f < -0.005 and self.cash + q * p - f < -0.005):
+                    self.cash = _cents(self.cash + q * p - f)
+                    self.pos = 0.0
+                    tr = self.trades[-1]
+                    tr[1], tr[3], tr[6] = t, p, f
+                    tr[7] = _plus(q * p, -(q * tr[2])) - tr[5] - f
+            self.cash_path.append(self.cash)
+            self.pos_path.append(self.pos)
+            self.value_path.append(self.cash + self.pos * self.mark if self.pos else self.cash)
+        if self.trades and self.trades[-1][1] < 0:
+            tr = self.trades[-1]
+            tr[3] = self.mark
+            tr[7] = _plus(tr[4] * self.mark, -tr[4] * tr[2]) - tr[5]
+
+
+def run_whole(
+    close: np.ndarray,
+    ent: np.ndarray,
+    ex: np.ndarray,
+    *,
+    buy: np.ndarray | None = None,
+    sell: np.ndarray | None = None,
+    fees: float = 0.0,
+    fixed: float = 0.0,
+    schedule: tuple[float, float, float, float] = (0.0, 0.0, 0.0, 0.0),
+    cash: float = 10_000.0,
+) -> Run:
+    close = np.ascontiguousarray(close, dtype=np.float64)
+    rows, t_len = close.shape
+    cap = max(int(ent.sum(axis=1).max()), 1)
+    out = Run(
+        np.empty((rows, t_len)),
+        np.empty((rows, t_len)),
+        np.empty((rows, t_len)),
+        np.full((rows, cap, kb.N_TRADE_FIELDS), np.nan),
+        np.zeros(rows, dtype=np.int64),
+    )
+    kb.whole_share_portfolio(
+        close,
+        close if buy is None else np.ascontiguousarray(buy),
+        close if sell is None else np.ascontiguousarray(sell),
+        np.ascontiguousarray(ent),
+        np.ascontiguousarray(ex),
+        0,
+        fees,
+        fixed,
+        *schedule,
+        cash,
+        out.cash,
+        out.pos,
+        out.value,
+        out.trades,
+        out.n,
+    )
+    return out
+
+
+SCHEDULES = [
+    (0.0, 0.0, 0.0, 0.0),
+    (0.005, 27.80, 0.000166, 8.30),  # a commission per share and the paper defaults
+    (0.0, 27.80, 0.000166, 0.01),  # the TAF capped at a cent
+]
+
+
+@pytest.mark.parametrize("schedule", SCHEDULES)
+@pytest.mark.parametrize(("fees", "fixed"), [(0.0, 0.0), (0.001, 1.0)])
+def test_whole_shares_match_the_oracle(
+    schedule: tuple[float, float, float, float], fees: float, fixed: float
+) -> None:
+    close, opens, ent, ex = random_block(7, 10, 300)
+    close = np.round(close, 2)
+    buy, sell = np.round(opens * 1.0002, 4), np.round(opens * 0.9998, 4)
+    got = run_whole(
+        close, ent, ex, buy=buy, sell=sell, fees=fees, fixed=fixed, schedule=schedule, cash=9_999.99
+    )
+    assert got.n.sum() > 50
+    for r in range(close.shape[0]):
+        want = WholeOracle(fees, fixed, *schedule, cash=9_999.99)
+        want.run(close[r], buy[r], sell[r], ent[r], ex[r])
+        assert got.n[r] == len(want.trades), f"row {r}"
+        np.testing.assert_array_equal(
+            got.trades[r, : got.n[r]], np.array(want.trades).reshape(-1, 8)
+        )
+        np.testing.assert_array_equal(got.cash[r], want.cash_path)
+        np.testing.assert_array_equal(got.pos[r], want.pos_path)
+        np.testing.assert_array_equal(got.value[r], want.value_path)
+    sizes = got.trades[:, :, 4][np.arange(got.trades.shape[1])[None, :] < got.n[:, None]]
+    np.testing.assert_array_equal(sizes, np.floor(sizes))  # whole shares
+    cents = got.cash * 100.0
+    np.testing.assert_allclose(cents, np.round(cents), atol=1e-6)  # cash in whole cents
+    assert np.all(got.cash >= 0.0)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    t_len=st.integers(1, 40),
+    p=st.floats(0.0, 0.9),
+    cash=st.sampled_from([0.5, 10.0, 999.99, 100_000.0]),
+    fixed=st.sampled_from([0.0, 1.0, 500.0]),
+    schedule=st.sampled_from(SCHEDULES),
+)
+def test_whole_shares_match_the_oracle_property(
+    seed: int,
+    t_len: int,
+    p: float,
+    cash: float,
+    fixed: float,
+    schedule: tuple[float, float, float, float],
+) -> None:
+    close, _, ent, ex = random_block(seed, 3, t_len, p)
+    close = np.round(close, 2)
+    got = run_whole(close, ent, ex, fixed=fixed, schedule=schedule, cash=cash)
+    for r in range(3):
+        want = WholeOracle(0.0, fixed, *schedule, cash=cash)
+        want.run(close[r], close[r], close[r], ent[r], ex[r])
+        assert got.n[r] == len(want.trades)
+        np.testing.assert_array_equal(
+            got.trades[r, : got.n[r]], np.array(want.trades).reshape(-1, 8)
+        )
+        np.testing.assert_array_equal(got.cash[r], want.cash_path)
+
+
+def test_whole_shares_by_hand() -> None:
+    close = _one([33.0, 40.0, 40.0])
+    # 1,000 / 33 = 30.3: 30 shares, 10.00 left; sold at 40 for 1,200
+    got = run_whole(close, _flags(0, n=3), _flags(1, n=3), cash=1_000.0)
+    np.testing.assert_array_equal(got.trades[0, 0, :8], [0, 1, 33.0, 40.0, 30.0, 0.0, 0.0, 210.0])
+    np.testing.assert_array_equal(got.cash[0], [10.0, 1_210.0, 1_210.0])
+    np.testing.assert_array_equal(got.value[0], [1_000.0, 1_210.0, 1_210.0])
+
+
+def test_whole_shares_leave_room_for_the_fees() -> None:
+    close = _one([10.0, 10.0])
+    # 100 shares cost 1,000 + 1.00 commission > 1,000: 99 shares, fee 0.99 (100 x 0.01 rounds
+    # to 1.00 for 100, 0.99 for 99); the sale pays 0.99 + SEC 0.03 (ceil of 0.02752) + TAF 0.02
+    got = run_whole(
+        close, _flags(0, n=2), _flags(1, n=2), schedule=(0.01, 27.80, 0.000166, 8.30), cash=1_000.0
+    )
+    rec = got.trades[0, 0]
+    assert rec[4] == 99.0
+    assert rec[5] == 0.99
+    assert rec[6] == 1.04
+    assert got.cash[0, 0] == 9.01
+    assert got.cash[0, 1] == _cents(9.01 + 990.0 - 1.04)
+
+
+def test_whole_shares_too_little_cash_buys_nothing() -> None:
+    close = _one([50.0, 60.0])
+    got = run_whole(close, _flags(0, n=2), _flags(1, n=2), cash=49.99)
+    assert got.n[0] == 0
+    np.testing.assert_array_equal(got.cash[0], [49.99, 49.99])
+
+
+def test_whole_shares_start_from_the_cash_in_cents() -> None:
+    close = _one([10.0])
+    got = run_whole(close, _flags(n=1), _flags(n=1), cash=100.004)
+    assert got.cash[0, 0] == 100.0
