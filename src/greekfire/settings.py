@@ -40,6 +40,7 @@ from greekfire.errors import ConfigError
 from greekfire.journal.config import JournalConfig
 from greekfire.risk.config import RiskConfig
 from greekfire.strategy.config import StrategyEntry
+from greekfire.web.config import TOKEN_ENV_VAR, DashboardConfig
 
 __all__ = [
     "ENV_PREFIX",
@@ -52,7 +53,7 @@ __all__ = [
 ]
 
 ENV_PREFIX = "GREEKFIRE_"
-SECRET_ENV_VARS = ("APCA_API_KEY_ID", "APCA_API_SECRET_KEY")
+SECRET_ENV_VARS = ("APCA_API_KEY_ID", "APCA_API_SECRET_KEY", TOKEN_ENV_VAR)
 
 _DEFAULT_STRATEGIES = (StrategyEntry.model_validate({"name": "momentum"}),)
 # Key names that hold credentials; matched on whole words of the normalised key.
@@ -89,6 +90,9 @@ class Settings(Section):
     journal: JournalConfig = Field(
         default_factory=_defaults(JournalConfig), description="The SQLite journal."
     )
+    dashboard: DashboardConfig = Field(
+        default_factory=_defaults(DashboardConfig), description="The web dashboard."
+    )
     strategies: tuple[StrategyEntry, ...] = Field(
         _DEFAULT_STRATEGIES, description="The strategies the bot runs, in this order."
     )
@@ -99,6 +103,7 @@ class Secrets(Section):
 
     alpaca_key_id: SecretStr | None = None
     alpaca_secret_key: SecretStr | None = None
+    dashboard_token: SecretStr | None = None
 
     def redaction_values(self) -> tuple[str, ...]:
         """The secret values present, for the log redactor (never print them).
@@ -108,7 +113,7 @@ class Secrets(Section):
         tuple of str
             The revealed values of the secrets that are set.
         """
-        values = (self.alpaca_key_id, self.alpaca_secret_key)
+        values = (self.alpaca_key_id, self.alpaca_secret_key, self.dashboard_token)
         return tuple(v.get_secret_value() for v in values if v is not None)
 
 
@@ -128,9 +133,11 @@ def load_secrets(env: Mapping[str, str] | None = None) -> Secrets:
     source = os.environ if env is None else env
     key_id = source.get("APCA_API_KEY_ID") or None
     secret = source.get("APCA_API_SECRET_KEY") or None
+    token = source.get(TOKEN_ENV_VAR) or None
     return Secrets(
         alpaca_key_id=SecretStr(key_id) if key_id else None,
         alpaca_secret_key=SecretStr(secret) if secret else None,
+        dashboard_token=SecretStr(token) if token else None,
     )
 
 

@@ -19,6 +19,7 @@ from rich.console import Console
 from rich.live import Live
 
 from greekfire.cli.backtest_cmd import backtest_command
+from greekfire.cli.dashboard_cmd import dashboard_command
 from greekfire.cli.parity_cmd import parity_command
 from greekfire.cli.sweep_cmd import sweep_command
 
@@ -94,10 +95,14 @@ def _run_engine(
     console: Console,
     live_view: bool,
     final: dict[str, Any] | None = None,
+    pace_s: float | None = None,
 ) -> list[CycleReport]:
+    import threading
+
     from greekfire.engine.runner import run_continuous
 
     reports: list[CycleReport] = []
+    stop = threading.Event()  # set by the runner on Ctrl-C: it also ends a pacing wait
 
     with _live_view(console, live_view) as live:
 
@@ -116,8 +121,12 @@ def _run_engine(
                     + (f"  errors: {len(report.errors)}" if report.errors else ""),
                     highlight=False,
                 )
+            if pace_s is not None:
+                stop.wait(pace_s)
 
-        summary = run_continuous(engine, interval_s, max_cycles=cycles, on_cycle=on_cycle)
+        summary = run_continuous(
+            engine, interval_s, max_cycles=cycles, stop=stop, on_cycle=on_cycle
+        )
     console.print(
         f"stopped after {summary.cycles} cycles ({summary.failed} failed, {summary.skipped}"
         f" skipped): {summary.stopped_by}",
@@ -145,8 +154,29 @@ def run_command(
     plain: Annotated[
         bool, typer.Option("--plain", help="One line per cycle, no live view.")
     ] = False,
+    pace: Annotated[
+        str | None,
+        typer.Option(
+            help="Simulated clock only: wall time to wait after each cycle (1s), so that a"
+            " simulated run can be watched on the dashboard."
+        ),
+    ] = None,
+    dashboard: Annotated[
+        bool,
+        typer.Option(
+            "--dashboard", help="Serve the web dashboard and /metrics [dashboard.enabled]."
+        ),
+    ] = False,
+    dashboard_host: Annotated[
+        str | None, typer.Option(help="Dashboard address [dashboard.host].")
+    ] = None,
+    dashboard_port: Annotated[
+        int | None,
+        typer.Option(help="Dashboard port, 0 for a free one [dashboard.port].", min=0, max=65535),
+    ] = None,
 ) -> None:
     """Run the trading bot: cycles of fetch, indicators, strategies, risk, orders, journal."""
+    from greekfire.cli.dashboard_cmd import announce, check_dashboard_bind, start_bot_dashboard
     from greekfire.engine.clock import parse_interval
     from greekfire.engine.engine import TradingEngine
     from greekfire.engine.logs import configure_logging
@@ -165,18 +195,55 @@ def run_command(
         interval_s = parse_interval(interval) if interval else settings.engine.interval_s
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="'--interval'") from None
+    pace_s = _pace(pace, settings)
+    board = {"enabled": True if dashboard else None, "host": dashboard_host, "port": dashboard_port}
+    settings = _with(settings, "dashboard", **{k: v for k, v in board.items() if v is not None})
     secrets = load_secrets()
-    values = [s.get_secret_value() for s in (secrets.alpaca_key_id, secrets.alpaca_secret_key) if s]
+    if settings.dashboard.enabled:
+        check_dashboard_bind(settings.dashboard, secrets)  # before anything starts
+    values = list(secrets.redaction_values())  # the dashboard token too
     handler = configure_logging(settings.engine.log_path, secrets=values)
     console = Console()
+    server = None
     try:
         engine = TradingEngine(settings, secrets=secrets)
         _report_reconcile(console, engine)
+        if settings.dashboard.enabled:
+            try:
+                server = start_bot_dashboard(engine, settings, secrets)
+            except BaseException:
+                engine.close()
+                raise
+            announce(server.url)
         _run_engine(
-            engine, interval_s, cycles, console, live_view=not plain and console.is_terminal
+            engine,
+            interval_s,
+            cycles,
+            console,
+            live_view=not plain and console.is_terminal,
+            pace_s=pace_s,
         )
     finally:
+        if server is not None:
+            server.close()
+            engine.monitor.stop_sampler()
         handler.remove()
+
+
+def _pace(pace: str | None, settings: Settings) -> float | None:
+    from greekfire.engine.clock import parse_interval
+
+    if pace is None:
+        return None
+    if settings.engine.clock != "simulated":
+        raise typer.BadParameter(
+            f"--pace needs engine.clock 'simulated', got {settings.engine.clock!r}",
+            param_hint="'--pace'",
+        )
+    try:
+        return parse_interval(pace)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="'--pace'") from None
 
 
 def _report_reconcile(console: Console, engine: TradingEngine) -> None:
@@ -436,3 +503,4 @@ def register(app: typer.Typer) -> None:
     app.command("backtest")(backtest_command)
     app.command("parity")(parity_command)
     app.command("sweep")(sweep_command)
+    app.command("dashboard")(dashboard_command)

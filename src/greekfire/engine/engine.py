@@ -9,7 +9,10 @@ A cycle (the brief's ``run_enhanced_trading_cycle``)::
     risk        pre-trade checks on the post-trade portfolio, sizing
     orders      write-ahead intent, then send (dry run: journal only)
     journal     broker events (fills, settlements), snapshots, the cycle's timings
-    metrics     Prometheus phases and counters
+    metrics     Prometheus phases and counters; a new :class:`LiveState` for the dashboard
+
+Operator commands (:attr:`TradingEngine.controls`, submitted from any thread) are applied at
+the start of the next cycle, in the gate phase (see :mod:`greekfire.engine.control`).
 
 Every phase's duration lands in :attr:`CycleReport.timings_s`, the journal's ``cycles`` table
 and the performance monitor. An exception inside one phase is logged and reported in the
@@ -22,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -40,14 +44,25 @@ from greekfire.data.port import ChainFilter, MarketDataProvider
 from greekfire.data.resilience import CircuitBreaker
 from greekfire.domain.instruments import OptionContract, instrument_for
 from greekfire.domain.market import Timeframe
-from greekfire.domain.orders import BrokerEvent, OrderIntent
+from greekfire.domain.orders import BrokerEvent, Order, OrderIntent, OrderStatus
 from greekfire.domain.portfolio import Account, Position
 from greekfire.engine.clock import LiveClock, SimulatedClock, perf_timer
+from greekfire.engine.control import ControlCommand, ControlKind, EngineControls, LiveState
 from greekfire.engine.indicators import IndicatorBook
+from greekfire.engine.live import (
+    OPERATOR,
+    SignalBook,
+    build_live_state,
+    cache_states,
+    flatten_intents,
+    paused_decision,
+    strategy_states,
+)
 from greekfire.engine.market import MarketSnapshot
 from greekfire.engine.orders import OrderManager
 from greekfire.engine.tape import MarketTape
 from greekfire.engine.wiring import build_broker, build_clock, build_provider, journal_path
+from greekfire.errors import GreekfireError, StrategyError
 from greekfire.journal.recovery import ReconcileReport, reconcile
 from greekfire.journal.sqlite import Journal
 from greekfire.perf.monitor import PerformanceMonitor
@@ -142,7 +157,20 @@ class TradingEngine:
         Default a fresh monitor (its own registry).
     workdir : path, optional
         Relative journal, state and history paths resolve here; default the current directory.
+
+    Attributes
+    ----------
+    controls : EngineControls
+        Operator commands (any thread); applied at the start of the next cycle.
+    entries_paused : bool
+        Opening intents are denied (an operator's pause or flatten; kept in the journal).
     """
+
+    controls: EngineControls
+    entries_paused: bool
+    _flatten_reason: str | None
+    _kill_switch: str | None
+    _books: tuple[Account, dict[str, Position]] | None
 
     def __init__(
         self,
@@ -219,6 +247,7 @@ class TradingEngine:
         self._held = list(self.broker.positions())
         self._overlap_broker = inner.name != "paper"
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="greekfire-broker")
+        self._init_controls()
 
     # -- construction helpers ---------------------------------------------------------------
     def _path(self, value: str | Path) -> Path:
@@ -258,6 +287,8 @@ class TradingEngine:
         report = CycleReport(self.cycle, now)
         counts = report.counts
         with self._phase(report, "gate"):
+            self._apply_controls()
+        with self._phase(report, "gate"):
             if self.settings.engine.market_hours_only and not is_open(now):
                 report.skipped = "market closed"
         if report.skipped is not None and previous_close(now).value > self._closing_marked_ns:
@@ -274,10 +305,14 @@ class TradingEngine:
             with self._phase(report, "strategies"):
                 if state is not None:
                     view = self._view(now, state.account, state.positions)
+                    self._kill_switch = "; ".join(self.gate.halt_reasons(view)) or None
                     intents = self._run_strategies(now, view, report)
+                    if self._flatten_reason is not None:
+                        intents = [*self._flatten(state.positions), *intents]
             with self._phase(report, "risk"):
                 if view is not None and intents:
-                    report.decisions = self.gate.check_all(intents, view)
+                    report.decisions = self._check(intents, view)
+                    self._signals.add(now.value, report.decisions)
             with self._phase(report, "orders"):
                 self._place(report)
         with self._phase(report, "journal"):
@@ -287,6 +322,7 @@ class TradingEngine:
             for phase, seconds in report.timings_s.items():
                 outcome = "error" if phase in failed else "ok"
                 self.monitor.cycle_phase_duration.labels(phase, outcome).observe(seconds)
+            self._publish(report, now)
         report.timings_s["total"] = perf_timer() - started
         self.journal.record_cycle(self.cycle, now.value, report.timings_s, report.counts)
         self.journal.set_meta("cycle", str(self.cycle))
@@ -325,6 +361,7 @@ class TradingEngine:
             self._loop.run_until_complete(self._fetch(now, report.counts, report.errors))
             state = self._broker_round()
         events = self.orders.record_events(state.events)
+        self._count_events(events)
         report.counts["events"] = len(events)
         report.counts["fills"] = sum(len(e.fills) for e in events)
         self._events_synced = True
@@ -480,7 +517,8 @@ class TradingEngine:
                 )
                 continue
             approved += 1
-            self.orders.place(decision.sized_intent)  # the quantity risk approved
+            placed = self.orders.place(decision.sized_intent)  # the quantity risk approved
+            self._count_status(placed)
         report.counts.update(approved=approved, denied=denied)
 
     # -- journal ------------------------------------------------------------------------------
@@ -488,6 +526,7 @@ class TradingEngine:
         if not self._events_synced:  # a closed-market cycle: settlements, expiries
             self.orders.resolve_pending()
             events = self.orders.sync_events()
+            self._count_events(events)
             report.counts["events"] = len(events)
             report.counts["fills"] = sum(len(e.fills) for e in events)
         self._events_synced = False
@@ -499,6 +538,154 @@ class TradingEngine:
             self.clock.now_ns(), positions, self.snapshot.marks(positions)
         )
         self.monitor.set_active_positions(len(positions))
+        self._books = (account, positions)
+
+    # -- operator controls and live state ----------------------------------------------------
+    def _init_controls(self) -> None:
+        self.controls = EngineControls()
+        self.entries_paused = self.journal.get_meta("entries_paused") == "1"
+        self._flatten_reason = None
+        self._kill_switch = None
+        self._signals = SignalBook()
+        self._control_log: deque[str] = deque(maxlen=20)
+        self._books = None
+        self._order_status: dict[str, set[OrderStatus]] = {}
+        # Every label value the dashboards plot exists from the start, at 0.
+        for name in [*(slot.name for slot in self.slots), OPERATOR, "settlement"]:
+            self.monitor.record_fills(name, 0)
+        for status in OrderStatus:
+            self.monitor.record_order_status(status.value, 0)
+        self._live = self._build_live(self.clock.now())
+
+    def live_state(self) -> LiveState:
+        """The bot as of its last cycle (an immutable snapshot; safe from any thread)."""
+        return self._live
+
+    def _apply_controls(self) -> None:
+        for command in self.controls.take():
+            outcome = self._apply(command)
+            self._control_log.append(f"{command.kind.value} by {command.by}: {outcome}")
+            payload = {
+                "command": command.kind.value,
+                "strategy": command.strategy,
+                "reason": command.reason,
+                "by": command.by,
+                "outcome": outcome,
+            }
+            self.journal.record_note("control", payload)
+            log.warning("operator control", extra=payload)
+
+    def _apply(self, command: ControlCommand) -> str:
+        why = f": {command.reason}" if command.reason else ""
+        if command.kind is ControlKind.PAUSE_ENTRIES:
+            self._set_paused(True)
+            return "entries paused"
+        if command.kind is ControlKind.RESUME_ENTRIES:
+            self._set_paused(False)
+            return "entries resumed"
+        if command.kind is ControlKind.FLATTEN:
+            self._set_paused(True)
+            self._flatten_reason = f"flatten by {command.by}{why}"
+            return "entries paused; every position closes at market in the next trading cycle"
+        return self._disable(command.strategy or "", f"disabled by {command.by}{why}")
+
+    def _set_paused(self, paused: bool) -> None:
+        self.entries_paused = paused
+        self.journal.set_meta("entries_paused", "1" if paused else "0")
+
+    def _disable(self, name: str, why: str) -> str:
+        slot = next((s for s in self.slots if s.name == name), None)
+        if slot is None:
+            known = ", ".join(repr(s.name) for s in self.slots) or "none"
+            return f"no strategy named {name!r} (strategies: {known}); nothing disabled"
+        if not slot.enabled:
+            return f"strategy {name!r} was already disabled"
+        error = StrategyError(f"strategy {name!r}: {why}")
+        slot.disable(error)
+        self.journal.record_note("strategy_disabled", {"strategy": name, "error": str(error)})
+        return str(error)
+
+    def _flatten(self, positions: dict[str, Position]) -> list[OrderIntent]:
+        # Resting orders go first: a fill after the flatten would reopen or overshoot.
+        reason = self._flatten_reason or "flatten"
+        self._flatten_reason = None
+        for order in self.orders.open_orders:
+            try:
+                self.orders.cancel(order.client_order_id)
+            except GreekfireError as exc:
+                log.warning(
+                    "flatten: cancel failed",
+                    extra={"client_order_id": order.client_order_id, "error": str(exc)},
+                )
+        return flatten_intents(positions, reason)
+
+    def _check(self, intents: list[OrderIntent], view: PortfolioView) -> list[RiskDecision]:
+        if not self.entries_paused:
+            return self.gate.check_all(intents, view)
+        exits = iter(self.gate.check_all([i for i in intents if not i.opening], view))
+        return [paused_decision(i) if i.opening else next(exits) for i in intents]
+
+    def _count_events(self, events: list[BrokerEvent]) -> None:
+        for event in events:
+            order = event.order
+            if order is not None:
+                self._count_status(order)
+            if event.fills:
+                strategy = order.intent.strategy if order is not None else ""
+                self.monitor.record_fills(strategy or "settlement", len(event.fills))
+
+    def _count_status(self, order: Order) -> None:
+        # Each status an order reaches counts once (the send's answer and the broker's later
+        # events may all report it); the orders remembered are bounded, the oldest dropped.
+        seen = self._order_status.setdefault(order.client_order_id, set())
+        if order.status in seen:
+            return
+        seen.add(order.status)
+        if len(self._order_status) > 10_000:
+            del self._order_status[next(iter(self._order_status))]
+        self.monitor.record_order_status(order.status.value)
+
+    def _build_live(self, now: pd.Timestamp) -> LiveState:
+        account, positions = self._books if self._books is not None else (None, {})
+        symbols = list(positions)
+        day_pnl = math.nan
+        if account is not None:
+            day_pnl = account.equity_usd - self._day_start(
+                account.last_equity_usd, account.equity_usd, now
+            )
+        return build_live_state(
+            ts_ns=now.value,
+            cycle=self.cycle,
+            account=account,
+            day_pnl_usd=day_pnl,
+            positions=positions,
+            marks=self.snapshot.marks(symbols),
+            greeks=self.snapshot.option_greeks(symbols),
+            spots=self.snapshot.spots(symbols),
+            limits=self.settings.risk.greeks,
+            kill_switch=self._kill_switch,
+            entries_paused=self.entries_paused,
+            strategies=strategy_states(self.slots, self._signals),
+            caches=cache_states(self.get_cache_stats()),
+            controls=tuple(self._control_log),
+        )
+
+    def _publish(self, report: CycleReport, now: pd.Timestamp) -> None:
+        live = self._build_live(now)
+        self._live = live  # one reference swap: readers in other threads see old or new
+        monitor = self.monitor
+        monitor.record_cycle(len(report.errors))
+        if self._books is not None:
+            monitor.set_account(
+                cash_usd=live.cash_usd,
+                equity_usd=live.equity_usd,
+                buying_power_usd=live.buying_power_usd,
+                day_pnl_usd=live.day_pnl_usd,
+            )
+        monitor.set_trading_state(
+            kill_switch_tripped=live.kill_switch is not None, entries_paused=live.entries_paused
+        )
+        monitor.set_portfolio_greeks(live.greeks, live.greek_limits)
 
     # -- the brief's API ---------------------------------------------------------------------
     def get_risk_report(self) -> RiskReport:

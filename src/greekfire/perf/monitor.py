@@ -24,6 +24,13 @@ Design
       cache_hits_total{cache} / cache_misses_total{cache}   counter (read at scrape time)
       cache_evictions_total{cache,reason}                   counter (read at scrape time)
       cache_size_bytes{cache} / cache_entries{cache}        gauge (read at scrape time)
+      cycles_total / cycle_errors_total                     counter (trading cycles, their errors)
+      equity_usd / cash_usd / buying_power_usd / day_pnl_usd   gauge (the account, each cycle)
+      kill_switch_tripped / entries_paused                  gauge (0 or 1)
+      fills_total{strategy} / orders_total{status}          counter
+      portfolio_delta_usd / portfolio_delta_shares / portfolio_gamma_shares_per_usd /
+      portfolio_vega_per_point_usd / portfolio_theta_per_day_usd    gauge (net Greeks)
+      portfolio_greek_limit{greek}                          gauge (the risk limit; NaN: none)
 
 - Recording is thin: ``record_*`` methods only touch prometheus-client children, which are
   thread-safe. Durations come from an injectable ``clock`` so tests are deterministic.
@@ -99,6 +106,16 @@ ASGIApp = Callable[
 _FAST_S = (1e-4, 2.5e-4, 5e-4, 1e-3, 2.5e-3, 5e-3, 0.01, 0.025, 0.05)
 LATENCY_BUCKETS_S: tuple[float, ...] = (*_FAST_S, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
 """Histogram buckets in seconds: 100 µs (a kernel call) to 60 s (a slow vendor fetch)."""
+
+
+# Keys of a portfolio-Greeks mapping -> the gauge names (without namespace and "portfolio_").
+_GREEK_METRICS: Mapping[str, str] = {
+    "delta_usd": "delta_usd",
+    "delta_shares": "delta_shares",
+    "gamma": "gamma_shares_per_usd",
+    "vega_per_point_usd": "vega_per_point_usd",
+    "theta_per_day_usd": "theta_per_day_usd",
+}
 
 
 class CacheStatsLike(Protocol):
@@ -327,6 +344,7 @@ class PerformanceMonitor:
         self._sampler_lock = threading.Lock()
         self._build_trading_metrics()
         self._build_system_metrics()
+        self._build_engine_metrics()
         self._caches = _CacheCollector(namespace)
         self.registry.register(self._caches)
 
@@ -385,7 +403,94 @@ class PerformanceMonitor:
             **kw,
         )
 
+    def _build_engine_metrics(self) -> None:
+        kw = self._common()
+        self.cycles = Counter("cycles", "Trading cycles run.", **kw)
+        self.cycle_errors = Counter(
+            "cycle_errors",
+            "Errors reported by trading cycles (a failed phase or fetch, a disabled strategy).",
+            **kw,
+        )
+        self.account_gauges = {
+            key: Gauge(f"{key}_usd", doc, **kw)
+            for key, doc in (
+                ("equity", "Account equity: cash plus marked positions."),
+                ("cash", "Account cash."),
+                ("buying_power", "Account buying power."),
+                ("day_pnl", "Equity change since the previous close."),
+            )
+        }
+        self.kill_switch_tripped = Gauge(
+            "kill_switch_tripped", "1 while the risk gate halts entries (loss limits).", **kw
+        )
+        self.entries_paused = Gauge("entries_paused", "1 while an operator paused entries.", **kw)
+        self.fills = Counter("fills", "Fills recorded, by strategy.", ("strategy",), **kw)
+        self.orders = Counter("orders", "Orders by the status they reached.", ("status",), **kw)
+        self.greek_gauges = {
+            key: Gauge(f"portfolio_{key}", f"Net portfolio Greek: {key}.", **kw)
+            for key in _GREEK_METRICS.values()
+        }
+        self.greek_limit = Gauge(
+            "portfolio_greek_limit",
+            "The risk limit on a portfolio Greek, labelled by its gauge (NaN: no limit).",
+            ("greek",),
+            **kw,
+        )
+
     # -- recording ---------------------------------------------------------------------------
+
+    def record_cycle(self, errors: int = 0) -> None:
+        """Count one trading cycle and the ``errors`` (>= 0) it reported."""
+        if errors < 0:
+            raise ValueError(f"errors: expected >= 0, got {errors}")
+        self.cycles.inc()
+        self.cycle_errors.inc(errors)
+
+    def set_account(
+        self, *, cash_usd: float, equity_usd: float, buying_power_usd: float, day_pnl_usd: float
+    ) -> None:
+        """Set the account gauges (``greekfire_equity_usd`` and the others)."""
+        values = {
+            "equity": equity_usd,
+            "cash": cash_usd,
+            "buying_power": buying_power_usd,
+            "day_pnl": day_pnl_usd,
+        }
+        for key, value in values.items():
+            self.account_gauges[key].set(value)
+
+    def set_trading_state(self, *, kill_switch_tripped: bool, entries_paused: bool) -> None:
+        """Set the 0/1 gauges of the kill switch and of an operator's pause."""
+        self.kill_switch_tripped.set(1 if kill_switch_tripped else 0)
+        self.entries_paused.set(1 if entries_paused else 0)
+
+    def record_fills(self, strategy: str, count: int = 1) -> None:
+        """Add ``count`` (>= 0; 0 creates the series) fills of ``strategy``."""
+        if count < 0:
+            raise ValueError(f"count: expected >= 0, got {count}")
+        self.fills.labels(str(strategy)).inc(count)
+
+    def record_order_status(self, status: str, count: int = 1) -> None:
+        """Add ``count`` (>= 0; 0 creates the series) orders that reached ``status``."""
+        if count < 0:
+            raise ValueError(f"count: expected >= 0, got {count}")
+        self.orders.labels(str(status)).inc(count)
+
+    def set_portfolio_greeks(
+        self, greeks: Mapping[str, float], limits: Mapping[str, float | None]
+    ) -> None:
+        """Set the net Greeks and their limits.
+
+        Parameters
+        ----------
+        greeks, limits : mapping
+            Keyed ``delta_usd``, ``delta_shares``, ``gamma``, ``vega_per_point_usd``,
+            ``theta_per_day_usd`` (missing keys and ``None`` limits export NaN).
+        """
+        for key, metric in _GREEK_METRICS.items():
+            self.greek_gauges[metric].set(greeks.get(key, math.nan))
+            limit = limits.get(key)
+            self.greek_limit.labels(metric).set(math.nan if limit is None else limit)
 
     def record_trade(self, symbol: str, side: str, latency_s: float | None = None) -> None:
         """Count one executed trade and, when given, observe its execution latency.

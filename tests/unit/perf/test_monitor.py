@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import inspect
 import json
+import math
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -120,6 +121,12 @@ def record_one_of_everything(monitor: PerformanceMonitor) -> None:
     cache = FakeCache()
     cache.current = FakeStats(1, 2, {"ttl": 3}, 4, 5)
     monitor.watch_cache(cache)
+    monitor.record_cycle(errors=1)
+    monitor.set_account(cash_usd=1.0, equity_usd=2.0, buying_power_usd=3.0, day_pnl_usd=-0.5)
+    monitor.set_trading_state(kill_switch_tripped=True, entries_paused=False)
+    monitor.record_fills("wheel", 2)
+    monitor.record_order_status("filled")
+    monitor.set_portfolio_greeks({"delta_usd": 10.0, "gamma": 0.5}, {"delta_usd": 100.0})
 
 
 # Family name as the parser reports it (counters without "_total"), type, label names.
@@ -142,6 +149,22 @@ EXPECTED_SERIES = {
     "greekfire_cache_evictions": ("counter", {"cache", "reason"}),
     "greekfire_cache_size_bytes": ("gauge", {"cache"}),
     "greekfire_cache_entries": ("gauge", {"cache"}),
+    "greekfire_cycles": ("counter", set()),
+    "greekfire_cycle_errors": ("counter", set()),
+    "greekfire_equity_usd": ("gauge", set()),
+    "greekfire_cash_usd": ("gauge", set()),
+    "greekfire_buying_power_usd": ("gauge", set()),
+    "greekfire_day_pnl_usd": ("gauge", set()),
+    "greekfire_kill_switch_tripped": ("gauge", set()),
+    "greekfire_entries_paused": ("gauge", set()),
+    "greekfire_fills": ("counter", {"strategy"}),
+    "greekfire_orders": ("counter", {"status"}),
+    "greekfire_portfolio_delta_usd": ("gauge", set()),
+    "greekfire_portfolio_delta_shares": ("gauge", set()),
+    "greekfire_portfolio_gamma_shares_per_usd": ("gauge", set()),
+    "greekfire_portfolio_vega_per_point_usd": ("gauge", set()),
+    "greekfire_portfolio_theta_per_day_usd": ("gauge", set()),
+    "greekfire_portfolio_greek_limit": ("gauge", {"greek"}),
 }
 
 
@@ -633,3 +656,35 @@ def test_all_is_importable_and_complete(module_name: str) -> None:
         and not inspect.ismodule(obj)
     }
     assert defined_here <= set(module.__all__)
+
+
+def test_the_engine_series_take_what_the_engine_reports(monitor: PerformanceMonitor) -> None:
+    monitor.record_cycle()
+    monitor.record_cycle(errors=3)
+    monitor.set_account(cash_usd=10.0, equity_usd=12.5, buying_power_usd=20.0, day_pnl_usd=-1.0)
+    monitor.set_trading_state(kill_switch_tripped=False, entries_paused=True)
+    monitor.record_fills("wheel", 0)
+    monitor.record_fills("wheel", 2)
+    monitor.record_order_status("filled")
+    monitor.set_portfolio_greeks(
+        {"delta_usd": 5.0, "gamma": 0.25}, {"theta_per_day_usd": -500.0, "gamma": None}
+    )
+    assert value(monitor, "greekfire_cycles_total") == 2.0
+    assert value(monitor, "greekfire_cycle_errors_total") == 3.0
+    assert value(monitor, "greekfire_equity_usd") == 12.5
+    assert value(monitor, "greekfire_day_pnl_usd") == -1.0
+    assert value(monitor, "greekfire_kill_switch_tripped") == 0.0
+    assert value(monitor, "greekfire_entries_paused") == 1.0
+    assert value(monitor, "greekfire_fills_total", strategy="wheel") == 2.0
+    assert value(monitor, "greekfire_orders_total", status="filled") == 1.0
+    assert value(monitor, "greekfire_portfolio_delta_usd") == 5.0
+    assert value(monitor, "greekfire_portfolio_gamma_shares_per_usd") == 0.25
+    assert math.isnan(value(monitor, "greekfire_portfolio_vega_per_point_usd") or 0.0)
+    theta = value(monitor, "greekfire_portfolio_greek_limit", greek="theta_per_day_usd")
+    assert theta == -500.0
+    gamma = value(monitor, "greekfire_portfolio_greek_limit", greek="gamma_shares_per_usd")
+    assert math.isnan(gamma or 0.0)
+    with pytest.raises(ValueError, match="errors"):
+        monitor.record_cycle(errors=-1)
+    with pytest.raises(ValueError, match="count"):
+        monitor.record_fills("wheel", -1)
