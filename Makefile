@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 RUNTIME_STAMP := $(VENV)/.runtime-installed
 DEV_STAMP := $(VENV)/.dev-installed
 
-.PHONY: demo test lint fmt typecheck contracts pytest bench clean
+.PHONY: demo test lint fmt typecheck contracts pytest bench reliability clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -46,6 +46,11 @@ test: lint typecheck contracts pytest
 
 bench: $(DEV_STAMP)
 	$(VENV)/bin/greekfire bench --out reports
+
+# The full reliability suites (faults, crash recovery, bad input, soak, security), under 20
+# minutes here; they rewrite the figures section of docs/RELIABILITY.md.
+reliability: $(DEV_STAMP)
+	$(VENV)/bin/greekfire reliability --out reports/reliability --docs docs/RELIABILITY.md
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache reports demo-run

@@ -88,6 +88,7 @@ __all__ = [
     "DEFAULT_CHUNK",
     "ERROR_COLUMN",
     "RUN_COLUMN",
+    "WARMUP_PARAM",
     "Constraint",
     "FloatRange",
     "IntRange",
@@ -548,7 +549,11 @@ class WalkForwardResult:
 
 
 def _test_row(
-    split: WalkForwardSplit, sweep: SweepResult, objective: Objective, data: Any
+    split: WalkForwardSplit,
+    sweep: SweepResult,
+    objective: Objective,
+    data: Any,
+    warmup_bars: int = 0,
 ) -> dict[str, Any]:
     best = sweep.best
     params = sweep.best_params
@@ -561,7 +566,12 @@ def _test_row(
         **params,
     }
     row.update({f"train_{name}": float(best[name]) for name in sweep.metric_names})
-    [(metrics, error)] = _run_serial(_Evaluate(objective), [params], slice_bars(data, split.test))
+    test = split.test
+    lead = min(warmup_bars, test.start or 0)  # bars before the window, for the warm-up
+    run_params = {**params, WARMUP_PARAM: lead} if warmup_bars else params
+    window = slice_bars(data, slice((test.start or 0) - lead, test.stop))
+    [(metrics, error)] = _run_serial(_Evaluate(objective), [run_params], window)
+    row["test_warmup_bars"] = lead
     row.update({f"test_{name}": value for name, value in (metrics or {}).items()})
     row["test_error"] = error
     return row
@@ -581,6 +591,7 @@ def walk_forward(
     metric: str = "total_return",
     ascending: bool = False,
     progress: bool = False,
+    warmup_bars: int = 0,
 ) -> WalkForwardResult:
     """Optimise on each split's training bars, then evaluate the best set on its test bars.
 
@@ -588,6 +599,13 @@ def walk_forward(
     :func:`walk_forward_splits`; the data is cut with :func:`slice_bars`) and ``out_dir``
     (each split's training rows streamed to ``split_<k>.parquet`` there). One pool or
     cluster serves every split; the test runs happen in this process, one per split.
+
+    ``warmup_bars`` > 0 gives each test run up to that many bars before its window (the
+    training window's tail, never the test window's future) so that indicators are warm
+    when the window opens; the objective is told how many in the parameter ``warmup_bars``
+    (:data:`WARMUP_PARAM`) and must neither trade nor score them (:func:`sma_objective`
+    does this). With 0 (the default) the test window stands alone and the parameter is not
+    passed.
 
     Returns
     -------
@@ -598,6 +616,8 @@ def walk_forward(
         raise ValueError(f"chunk must be an int >= 1, got {chunk!r}")
     if not splits:
         raise ValueError("splits is empty: make them with walk_forward_splits")
+    if isinstance(warmup_bars, bool) or not isinstance(warmup_bars, int) or warmup_bars < 0:
+        raise ValueError(f"warmup_bars must be an int >= 0, got {warmup_bars!r}")
     _check_objective(objective, backend)
     sets = [dict(params) for params in param_sets]
     options = _SweepOptions(metric, ascending, chunk, progress)
@@ -610,13 +630,15 @@ def walk_forward(
             sweep = _sweep(processor, objective, sets, train, out, options)
             sweep.check_metric()
             sweeps.append(sweep)
-            rows.append(_test_row(split, sweep, objective, data))
+            rows.append(_test_row(split, sweep, objective, data, warmup_bars))
     return WalkForwardResult(pd.DataFrame.from_records(rows), tuple(sweeps))
 
 
 # --- the SMA crossover objective --------------------------------------------------------------
 
 _SMA_OPTIONS = ("fill", "fees_frac", "fixed_fee_usd", "slippage_frac", "init_cash")
+WARMUP_PARAM = "warmup_bars"
+"""The parameter that tells an objective how many leading bars are warm-up only."""
 
 
 def sma_objective(params: dict[str, Any], data: Any) -> dict[str, float]:
@@ -627,7 +649,8 @@ def sma_objective(params: dict[str, Any], data: Any) -> dict[str, float]:
     params : dict
         ``fast`` and ``slow`` (window lengths in bars), optionally any of ``fill``,
         ``fees_frac``, ``fixed_fee_usd``, ``slippage_frac``, ``init_cash`` (passed to
-        :func:`greekfire.backtest.fast.run_signals`).
+        :func:`greekfire.backtest.fast.run_signals`), and ``warmup_bars`` (the first that many
+        bars only warm the averages up: no signal there, and the metrics start after them).
     data : pandas.DataFrame or Series or dict
         Close prices (UTC index, one column per symbol), or ``{"close": ..., "open": ...}``
         (``open`` is needed by ``fill="next_open"``).
@@ -644,7 +667,7 @@ def sma_objective(params: dict[str, Any], data: Any) -> dict[str, float]:
     # Imported here: a sweep of another objective never loads numba kernels.
     fast: Any = importlib.import_module("greekfire.backtest.fast")
 
-    unknown = set(params) - {"fast", "slow", *_SMA_OPTIONS}
+    unknown = set(params) - {"fast", "slow", WARMUP_PARAM, *_SMA_OPTIONS}
     if unknown or "fast" not in params or "slow" not in params:
         raise ValueError(
             f"sma_objective takes fast, slow and optionally {', '.join(_SMA_OPTIONS)}; got "
@@ -653,11 +676,18 @@ def sma_objective(params: dict[str, Any], data: Any) -> dict[str, float]:
     close = data["close"] if isinstance(data, Mapping) else data
     open_ = data.get("open") if isinstance(data, Mapping) else None
     options = {name: params[name] for name in _SMA_OPTIONS if name in params}
+    warmup = int(params.get(WARMUP_PARAM, 0))
+    if not 0 <= warmup < len(close):
+        raise ValueError(f"{WARMUP_PARAM} must be in [0, {len(close)}), got {warmup}")
     entries, exits = fast.sma_cross_signals(close, int(params["fast"]), int(params["slow"]))
+    if warmup:
+        entries.iloc[:warmup] = False
+        exits.iloc[:warmup] = False
     result = fast.run_signals(close, entries, exits, open=open_, **options)
     equity = result.equity
     account = equity["total"] if "total" in equity.columns else equity.iloc[:, 0]
-    values = account.to_numpy(dtype=np.float64)
+    # from the close before the first scored bar: the starting cash when there is a warm-up
+    values = account.to_numpy(dtype=np.float64)[max(warmup - 1, 0) :]
     return {
         "total_return": float(values[-1] / values[0] - 1.0),
         "sharpe": float(sharpe_ratio(values, kind="equity")),

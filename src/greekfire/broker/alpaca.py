@@ -345,6 +345,9 @@ class AlpacaBroker:
         """Poll Alpaca, then return the events with ``seq > after_seq`` (see the module
         docstring)."""
         with self._lock:
+            if not self._seen and not self._log:
+                # the first poll of this instance numbers its events after the caller's cursor
+                self._seq = max(self._seq, after_seq)
             self._poll()
             return [e for e in self._log if e.seq > after_seq]
 

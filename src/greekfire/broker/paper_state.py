@@ -71,7 +71,7 @@ def write_state(path: Path, state: Mapping[str, Any]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
     payload = json.dumps({"version": STATE_VERSION, **state}, separators=(",", ":"))
-    with open(tmp, "w", encoding="utf-8") as handle:
+    with open(tmp, "w", encoding="utf-8", opener=lambda p, f: os.open(p, f, 0o600)) as handle:
         handle.write(payload)
         handle.flush()
         os.fsync(handle.fileno())

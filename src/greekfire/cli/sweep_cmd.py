@@ -186,16 +186,17 @@ def parse_axis(text: str) -> Axis:
 
 @dataclass(frozen=True, slots=True)
 class WalkForwardSpec:
-    """``--walk-forward train=N,test=M[,step=K][,anchored]`` (sizes in bars)."""
+    """``--walk-forward train=N,test=M[,step=K][,warmup=W][,anchored]`` (sizes in bars)."""
 
     train: int
     test: int
     step: int | None = None
     anchored: bool = False
+    warmup: int | None = None
 
 
 def parse_walk_forward(text: str) -> WalkForwardSpec:
-    """Read ``train=504,test=126`` plus optional ``step=63`` and ``anchored``.
+    """Read ``train=504,test=126`` plus optional ``step=63``, ``warmup=200`` and ``anchored``.
 
     Raises
     ------
@@ -210,21 +211,25 @@ def parse_walk_forward(text: str) -> WalkForwardSpec:
             continue
         key, sep, value = token.partition("=")
         key = key.strip()
-        if not sep or key not in ("train", "test", "step"):
+        if not sep or key not in ("train", "test", "step", "warmup"):
             raise ValueError(
-                f"{text!r}: {token!r} is not train=N, test=N, step=N or anchored (sizes in bars)"
+                f"{text!r}: {token!r} is not train=N, test=N, step=N, warmup=N or anchored"
+                " (sizes in bars)"
             )
         try:
             size = int(value)
         except ValueError:
             raise ValueError(f"{text!r}: {key}={value.strip()!r} is not a whole number") from None
-        if size < 1:
-            raise ValueError(f"{text!r}: {key} must be >= 1 bar, got {size}")
+        if size < (0 if key == "warmup" else 1):
+            least = "0 bars" if key == "warmup" else "1 bar"
+            raise ValueError(f"{text!r}: {key} must be >= {least}, got {size}")
         sizes[key] = size
     missing = [key for key in ("train", "test") if key not in sizes]
     if missing:
         raise ValueError(f"{text!r}: missing {' and '.join(missing)} (e.g. train=504,test=126)")
-    return WalkForwardSpec(sizes["train"], sizes["test"], sizes.get("step"), anchored)
+    return WalkForwardSpec(
+        sizes["train"], sizes["test"], sizes.get("step"), anchored, sizes.get("warmup")
+    )
 
 
 # --- the objective -----------------------------------------------------------------------------
@@ -537,6 +542,8 @@ def _run_walk_forward(
     walk: WalkForwardSpec,
     run: _Run,
     out: Path,
+    *,
+    sma: bool = False,
 ) -> WalkForwardResult:
     from greekfire.backtest.sweep import walk_forward, walk_forward_splits
 
@@ -550,8 +557,14 @@ def _run_walk_forward(
         )
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="'--walk-forward'") from None
+    warmup = walk.warmup
+    if warmup is None:  # the SMA crossover's slowest average warms up before each window
+        slow = [int(p["slow"]) for p in sets if "slow" in p]
+        warmup = max(slow) if sma and slow else 0
     try:
-        return walk_forward(objective, sets, data, splits, out_dir=out, **run.kwargs())
+        return walk_forward(
+            objective, sets, data, splits, out_dir=out, warmup_bars=warmup, **run.kwargs()
+        )
     except ValueError as exc:
         if "not among the objective's metrics" in str(exc):
             raise typer.BadParameter(str(exc), param_hint="'--metric'") from None
@@ -601,7 +614,8 @@ def sweep_command(
         str | None,
         typer.Option(
             "--walk-forward",
-            help="train=N,test=M[,step=K][,anchored] (bars): optimise per training window, "
+            help="train=N,test=M[,step=K][,warmup=W][,anchored] (bars; warmup defaults to the"
+            " largest slow window for sma_cross): optimise per training window, "
             "report the test windows.",
         ),
     ] = None,
@@ -692,7 +706,9 @@ def sweep_command(
     if walk is None:
         summary = _report_sweep(console, _run_grid(objective, sets, data, run, out), axes, out, top)
     else:
-        result = _run_walk_forward(objective, sets, data, walk, run, out)
+        result = _run_walk_forward(
+            objective, sets, data, walk, run, out, sma=strategy == "sma_cross"
+        )
         summary = _report_walk_forward(console, result, close.index, metric, out)
     _write_summary(
         out,

@@ -21,6 +21,7 @@ from rich.live import Live
 from greekfire.cli.backtest_cmd import backtest_command
 from greekfire.cli.dashboard_cmd import dashboard_command
 from greekfire.cli.parity_cmd import parity_command
+from greekfire.cli.reliability_cmd import reliability_command
 from greekfire.cli.sweep_cmd import sweep_command
 
 if TYPE_CHECKING:
@@ -502,5 +503,6 @@ def register(app: typer.Typer) -> None:
     app.command("init")(init_command)
     app.command("backtest")(backtest_command)
     app.command("parity")(parity_command)
+    app.command("reliability")(reliability_command)
     app.command("sweep")(sweep_command)
     app.command("dashboard")(dashboard_command)

@@ -103,7 +103,7 @@ class AlpacaCredentials:
     secret_key: str
 
     def __repr__(self) -> str:
-        return f"AlpacaCredentials(key_id={self.key_id!r}, secret_key=***)"
+        return "AlpacaCredentials(key_id=***, secret_key=***)"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> AlpacaCredentials:
@@ -175,11 +175,12 @@ def _timestamp(value: object, where: str, key: str = "t") -> pd.Timestamp:
         raise ParseError(f"{where}: field {key!r} must be an RFC 3339 string, got {_shown(value)}")
     try:
         stamp = pd.Timestamp(value)
-    except ValueError as exc:
+        if stamp.tzinfo is None:
+            raise ParseError(f"{where}: field {key!r} has no time zone: {_shown(value)}")
+        # out of the nanosecond range (years before 1677 or after 2262) raises here
+        return stamp.tz_convert("UTC").as_unit("ns")
+    except (ValueError, OverflowError) as exc:  # OutOfBoundsDatetime is a ValueError
         raise ParseError(f"{where}: field {key!r} is not a timestamp: {_shown(value)}") from exc
-    if stamp.tzinfo is None:
-        raise ParseError(f"{where}: field {key!r} has no time zone: {_shown(value)}")
-    return stamp.tz_convert("UTC").as_unit("ns")
 
 
 def _object(value: object, where: str, what: str) -> Mapping[str, Any]:
@@ -626,7 +627,14 @@ class AlpacaProvider:
         if not items:
             return empty_chain()
         rows: list[dict[str, object]] = []
-        for contract, raw in items:
+        for item in items:
+            # "snapshots" is an object {contract: snapshot}; a list of anything else is refused
+            if not (isinstance(item, tuple) and len(item) == 2):
+                raise ParseError(
+                    f"{url}: field 'snapshots' must be an object of contract -> snapshot,"
+                    f" got an entry {_shown(item)}"
+                )
+            contract, raw = item
             rows.append(self._chain_row(url, root, contract, raw, interest, spot))
         frame = pd.DataFrame(rows)
         frame["expiry"] = pd.to_datetime(frame["expiry"]).dt.tz_localize("UTC").astype(_UTC_NS)

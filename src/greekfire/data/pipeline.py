@@ -166,12 +166,16 @@ class FetchFailure:
         Attempts made (0 when the circuit breaker rejected the first one).
     retryable : bool
         Whether trying again later may help (transient errors, timeouts, an open circuit).
+    content : bool
+        The failure is about the request's content (a symbol): a ``ProviderError`` or a
+        ``DataQualityError``, subclasses included, not the provider's health.
     """
 
     error_type: str
     message: str
     attempts: int
     retryable: bool
+    content: bool = False
 
 
 class FetchFailedError(GreekfireError):
@@ -248,8 +252,10 @@ def frame_nbytes(frame: pd.DataFrame) -> int:
     return int(frame.memory_usage(index=True, deep=True).sum())
 
 
-# Failures that are about the request's content (a symbol), not the provider's health.
-_CONTENT_ERRORS = frozenset({"ProviderError", "ParseError", "DataQualityError"})
+def _failure(exc: BaseException, attempts: int, retryable: bool) -> FetchFailure:
+    # content: an answer about the request (a symbol), not about the provider's health
+    content = isinstance(exc, ProviderError | DataQualityError)
+    return FetchFailure(type(exc).__name__, str(exc), attempts, retryable, content)
 
 
 def _unique(symbols: Iterable[str]) -> list[str]:
@@ -452,7 +458,7 @@ class AsyncDataPipeline:
         frame = answer.data.get(label)
         if frame is None:
             failure = answer.failures[label]
-            if failure.error_type in _CONTENT_ERRORS:
+            if failure.content:
                 single = await self._run(
                     group, "quotes", lambda s: self.provider.latest_quotes([s]), _quote_row
                 )
@@ -472,7 +478,11 @@ class AsyncDataPipeline:
                 result.data[key] = frame.iloc[pos : pos + 1] if split else frame
             else:
                 result.failures[key] = FetchFailure(
-                    "ProviderError", f"{key}: the provider returned no quote", attempts, False
+                    "ProviderError",
+                    f"{key}: the provider returned no quote",
+                    attempts,
+                    False,
+                    content=True,
                 )
         result.blocks.append(frame)
         result.nbytes += frame_nbytes(frame)
@@ -665,9 +675,7 @@ class AsyncDataPipeline:
 
     @staticmethod
     def _fail(result: FetchResult, key: str, exc: Exception, attempts: int) -> None:
-        result.failures[key] = FetchFailure(
-            type(exc).__name__, str(exc), attempts, is_retryable(exc)
-        )
+        result.failures[key] = _failure(exc, attempts, is_retryable(exc))
         result.attempts[key] = attempts
 
     async def _fetch_group(
@@ -700,7 +708,7 @@ class AsyncDataPipeline:
                 if isinstance(exc, CircuitOpen):
                     attempts -= 1
                 retryable = isinstance(exc, CircuitOpen) or is_retryable(exc)
-                failure = FetchFailure(type(exc).__name__, str(exc), attempts, retryable)
+                failure = _failure(exc, attempts, retryable)
                 for key in chunk:
                     result.failures[key] = failure
                     result.attempts[key] = attempts
@@ -717,9 +725,7 @@ class AsyncDataPipeline:
                     if value is not None
                     else ProviderError(f"{key}: the provider's answer has no entry for this symbol")
                 )
-                result.failures[key] = FetchFailure(
-                    type(error).__name__, str(error), attempts, is_retryable(error)
-                )
+                result.failures[key] = _failure(error, attempts, is_retryable(error))
             break
         if self.monitor is not None:
             elapsed = self._clock() - started
@@ -788,9 +794,7 @@ class AsyncDataPipeline:
                 if isinstance(exc, CircuitOpen):
                     attempts -= 1  # rejected before the provider was called
                 retryable = isinstance(exc, CircuitOpen) or is_retryable(exc)
-                result.failures[key] = FetchFailure(
-                    type(exc).__name__, str(exc), attempts, retryable
-                )
+                result.failures[key] = _failure(exc, attempts, retryable)
                 break
             result.data[key] = frame
             result.nbytes += frame_nbytes(frame)

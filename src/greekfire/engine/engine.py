@@ -713,6 +713,10 @@ class TradingEngine:
         self._closed = True
         self._executor.shutdown(wait=True)
         try:
+            try:
+                self.orders.sync_events()  # the last cycle's fills, before the journal closes
+            except Exception:
+                log.exception("final event sync failed")
             self.journal.flush()
         finally:
             self.journal.close()

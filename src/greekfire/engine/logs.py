@@ -119,7 +119,7 @@ class JsonLinesHandler(logging.Handler):
         super().__init__(level)
         self.path = Path(path)
         self._secrets = tuple(s for s in secrets if s)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         self._fd: int | None = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
         os.fchmod(self._fd, 0o600)  # an existing file keeps no wider mode
 

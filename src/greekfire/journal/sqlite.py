@@ -25,6 +25,7 @@ Files
 from __future__ import annotations
 
 import os
+import signal
 import sqlite3
 import threading
 from collections.abc import Generator, Iterable, Iterator, Mapping
@@ -41,7 +42,12 @@ from greekfire.errors import StateError
 from greekfire.journal import codec
 from greekfire.journal.schema import SCHEMA_VERSION, check_version, current_version, migrate
 
-__all__ = ["TAPE_KINDS", "Journal", "PositionSnapshot"]
+__all__ = ["FAULT_FLUSH_ENV", "TAPE_KINDS", "Journal", "PositionSnapshot"]
+
+FAULT_FLUSH_ENV: Final = "GREEKFIRE_FAULT_KILL_IN_FLUSH"
+"""Fault injection for crash tests: when this variable is a whole number ``N >= 1``, the process
+kills itself with SIGKILL inside its ``N``-th batched write (:meth:`Journal.flush`), after the
+rows are written and before ``COMMIT``: a crash mid-journal-write. Unset (or not a number): off."""
 
 _BUSY_TIMEOUT_MS: Final = 10_000
 _ALL: Final = -1  # SQLite's LIMIT for "no limit"
@@ -408,6 +414,8 @@ class Journal:
                     if rows:
                         conn.executemany(sql, rows)
                         self._stats["executemany"] += 1
+                if os.environ.get(FAULT_FLUSH_ENV) == str(self._stats["batches"] + 1):
+                    os.kill(os.getpid(), signal.SIGKILL)
             self._stats["batches"] += 1
             self._stats["rows"] += self._buffered
             for rows in self._buffers.values():
