@@ -5,18 +5,21 @@ PY := $(VENV)/bin/python
 RUNTIME_STAMP := $(VENV)/.runtime-installed
 DEV_STAMP := $(VENV)/.dev-installed
 
-.PHONY: demo test lint fmt typecheck contracts pytest bench reliability clean
+LOCK := constraints.txt
+
+.PHONY: demo test lint fmt typecheck contracts pytest bench reliability audit lock clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 
-$(RUNTIME_STAMP): pyproject.toml | $(PY)
-	$(PY) -m pip install -q -e .
+# Installs go through the lock ($(LOCK)): the same versions on every machine.
+$(RUNTIME_STAMP): pyproject.toml $(LOCK) | $(PY)
+	$(PY) -m pip install -q -c $(LOCK) -e .
 	touch $@
 
-$(DEV_STAMP): pyproject.toml | $(PY)
-	$(PY) -m pip install -q -e ".[dev]"
+$(DEV_STAMP): pyproject.toml $(LOCK) | $(PY)
+	$(PY) -m pip install -q -c $(LOCK) -e ".[dev]"
 	touch $@ $(RUNTIME_STAMP)
 
 # The bot for one simulated trading week: the simulated exchange on loopback, the paper
@@ -51,6 +54,16 @@ bench: $(DEV_STAMP)
 # minutes here; they rewrite the figures section of docs/RELIABILITY.md.
 reliability: $(DEV_STAMP)
 	$(VENV)/bin/greekfire reliability --out reports/reliability --docs docs/RELIABILITY.md
+
+# Known vulnerabilities in the locked dependencies (pip-audit); fails on any not accepted.
+audit: $(DEV_STAMP)
+	$(VENV)/bin/greekfire audit --requirement $(LOCK) --out reports/audit
+
+# Re-pin after a change to pyproject.toml: the dev environment's exact versions.
+lock: $(DEV_STAMP)
+	sed -n '/^#/p' $(LOCK) > $(LOCK).new
+	$(PY) -m pip freeze --exclude-editable >> $(LOCK).new
+	mv $(LOCK).new $(LOCK)
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache reports demo-run

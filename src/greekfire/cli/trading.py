@@ -18,6 +18,7 @@ import typer
 from rich.console import Console
 from rich.live import Live
 
+from greekfire.cli.audit_cmd import audit_command
 from greekfire.cli.backtest_cmd import backtest_command
 from greekfire.cli.dashboard_cmd import dashboard_command
 from greekfire.cli.parity_cmd import parity_command
@@ -504,5 +505,6 @@ def register(app: typer.Typer) -> None:
     app.command("backtest")(backtest_command)
     app.command("parity")(parity_command)
     app.command("reliability")(reliability_command)
+    app.command("audit")(audit_command)
     app.command("sweep")(sweep_command)
     app.command("dashboard")(dashboard_command)
