@@ -132,8 +132,10 @@ def test_the_short_soak_passes(tmp_path: Path) -> None:
     assert result.figure("symbols").value == 20
     assert result.figure("faults_injected").value > 0
     assert result.figure("orders_sent").value > 0
-    assert result.figure("paper_ledger_entries").value > 0
-    assert math.isfinite(float(result.figure("rss_drift_excl_paper_ledger_pct").value))
+    assert result.figure("cache_paper_orders_max").value > 0  # the paper account's history
+    assert result.figure("cache_paper_events_max").value > 0
+    assert result.figure("paper_state_bytes").value > 0  # the state file was on
+    assert result.figure("exchange_rss_mib").value > 0  # serve-market ran in its own process
     assert result.figure("rss_drift_pct").value <= RSS_TOLERANCE_PCT
     assert result.figure("journal_bytes_per_cycle").value > 0
     assert result.figure("metric_series_end").value > 0

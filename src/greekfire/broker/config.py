@@ -57,6 +57,26 @@ class PaperBrokerConfig(Section):
         default=None,
         description="Where the paper account persists between runs; default beside the journal.",
     )
+    history_orders: int = Field(
+        default=10_000,
+        ge=1,
+        description=(
+            "Finished orders kept (open ones always are); older ones are forgotten, and so are"
+            " their client order ids."
+        ),
+    )
+    history_events: int = Field(
+        default=10_000,
+        ge=1,
+        description=(
+            "Broker events kept; a reader more than this many events behind misses the older ones."
+        ),
+    )
+    state_log_lines: int = Field(
+        default=500,
+        ge=1,
+        description="Lines of the state file's change log before it is folded into a snapshot.",
+    )
 
 
 class AlpacaBrokerConfig(Section):

@@ -24,10 +24,21 @@ Settlement
     and 100 shares per contract move at the strike; otherwise it expires worthless
     (``OPTION_EXPIRED``, closed at 0.00). Settlement fills carry no fees and the client order id
     ``"<kind>:<option symbol>"``. An option whose underlying has no quote waits.
+History
+    Open orders are always kept (and indexed, so a call costs O(open orders), not O(history));
+    of the finished ones only the last ``cfg.history_orders`` (oldest finished dropped first),
+    of the events the last ``cfg.history_events``. A dropped order is unknown to
+    :meth:`PaperBroker.get_order`, and its client order id may be used again (duplicates are
+    refused among the kept orders only; the engine's ids are unique by construction). Event
+    seqs keep counting: :meth:`PaperBroker.events` returns the kept ones, so a reader more than
+    ``history_events`` events behind misses the older ones (the engine reads every cycle).
+    A dropped event's fills are already in the ledger (and in its checkpoint).
 Persistence
-    With a ``state_path`` (or ``cfg.state_file``) every change is saved atomically
-    (:mod:`greekfire.broker.paper_state`); a new broker on the same file continues the same
-    account, orders and event sequence.
+    With a ``state_path`` (or ``cfg.state_file``) every change is saved before the call
+    returns, as one fsynced line of a change log beside a snapshot that is rewritten atomically
+    once the log grows (:mod:`greekfire.broker.paper_state`), so the files stay bounded by the
+    history caps and a save costs what changed; a new broker on the same file continues the
+    same account, orders and event sequence.
 """
 
 from __future__ import annotations
@@ -35,18 +46,13 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from itertools import islice
 from pathlib import Path
-from typing import Any
 
 from greekfire.broker.config import PaperBrokerConfig
 from greekfire.broker.fees import FeeModel, SlippageModel
 from greekfire.broker.paper_margin import requirement
-from greekfire.broker.paper_state import (
-    event_from_dict,
-    event_to_dict,
-    read_state,
-    write_state,
-)
+from greekfire.broker.paper_state import PaperState, StateFile
 from greekfire.broker.port import QuoteSource
 from greekfire.domain.clock import Clock
 from greekfire.domain.instruments import OptionContract, instrument_for
@@ -61,9 +67,8 @@ from greekfire.domain.orders import (
     Side,
     TimeInForce,
 )
-from greekfire.domain.portfolio import Account, Ledger, Position, cents
-from greekfire.domain.records import order_from_mapping, order_to_dict
-from greekfire.errors import OrderRejected, StateError
+from greekfire.domain.portfolio import Account, Position, cents
+from greekfire.errors import OrderRejected
 from greekfire.sim.calendar import session_arrays
 from greekfire.sim.chains import expiry_close
 
@@ -105,13 +110,14 @@ class PaperBroker:
     clock : Clock
         The only source of time.
     state_path : str or Path or None
-        The JSON state file; ``cfg.state_file`` when omitted; no persistence when both are
-        ``None``. An existing file is loaded (its starting cash wins over ``cfg``).
+        The JSON state snapshot (its change log is ``<state_path>.log``); ``cfg.state_file``
+        when omitted; no persistence when both are ``None``. An existing file is loaded (its
+        starting cash wins over ``cfg``).
 
     Raises
     ------
     StateError
-        The state file is unreadable or its fills do not add up to its cash.
+        The state file or its log is unreadable, or its fills do not add up to its cash.
     """
 
     name = "paper"
@@ -131,52 +137,63 @@ class PaperBroker:
         self._clock = clock
         path = state_path if state_path is not None else cfg.state_file
         self.state_path = None if path is None else Path(path)
-        self._starting_cash = cfg.starting_cash_usd
-        self._ledger = Ledger(cfg.starting_cash_usd)
-        self._orders: dict[str, Order] = {}
-        self._expires: dict[str, int] = {}
-        self._events: list[BrokerEvent] = []
-        self._next_fill = 1
-        self._next_order = 1
-        self._last_close_ns = 0
-        self._last_equity = math.nan
+        self._st = PaperState.new(cfg.starting_cash_usd)
+        self._expires: dict[str, int] = {}  # open DAY orders -> their session close (ns)
         self._session: _Session | None = None
         self._dirty = False
+        self._file: StateFile | None = None
         if self.state_path is not None:
-            self._load(self.state_path)
+            self._file = StateFile(self.state_path, cfg.state_log_lines)
+            self._load(self._file)
+
+    def history_size(self) -> tuple[int, int]:
+        """How much history the account holds in memory (and in its state file).
+
+        Returns
+        -------
+        (int, int)
+            Orders kept (open + the kept finished ones) and events kept; at most
+            open + ``cfg.history_orders`` and ``cfg.history_events``.
+        """
+        return len(self._st.orders), len(self._st.events)
 
     # ----------------------------------------------------------------- Broker API
 
     def account(self) -> Account:
         """Cash, equity (positions marked at the mid, else their cost) and free buying power."""
         now = self.advance()
-        marks = self._marks(self._ledger.positions)
-        long_value, short_value = self._ledger.market_value_usd(marks)
-        cash = self._ledger.cash_usd
+        ledger = self._st.ledger
+        marks = self._marks(ledger.positions)
+        long_value, short_value = ledger.market_value_usd(marks)
+        cash = ledger.cash_usd
         return Account(
             cash_usd=cash,
             equity_usd=cents(cash + long_value + short_value),
             buying_power_usd=max(0.0, cents(self._free_usd())),
             long_market_value_usd=cents(long_value),
             short_market_value_usd=cents(short_value),
-            last_equity_usd=self._last_equity,
+            last_equity_usd=self._st.last_equity_usd,
             ts_ns=now,
         )
 
     def positions(self) -> dict[str, Position]:
         """Open positions by symbol."""
         self.advance()
-        return self._ledger.positions
+        return self._st.ledger.positions
 
     def orders(self, *, open_only: bool = True) -> list[Order]:
-        """Orders in submission order; only open ones by default."""
+        """Orders in submission order; only open ones by default, else open + kept finished."""
         self.advance()
-        return [o for o in self._orders.values() if o.is_open or not open_only]
+        orders = self._st.orders
+        if open_only:
+            return [orders[c] for c in self._st.open]
+        return list(orders.values())
 
     def get_order(self, client_order_id: str) -> Order | None:
-        """The order with this client id, ``None`` when never received (or refused)."""
+        """The order with this client id, ``None`` when never received (or refused) or
+        dropped from the history (see ``cfg.history_orders``)."""
         self.advance()
-        return self._orders.get(client_order_id)
+        return self._st.orders.get(client_order_id)
 
     def submit(self, order: Order) -> Order:
         """Accept ``order`` (``NEW``) and fill it at once when it is executable.
@@ -184,8 +201,9 @@ class PaperBroker:
         Raises
         ------
         OrderRejected
-            Duplicate client order id, unknown symbol (no quote), expired option, multi-leg
-            order with a stock leg, short stock, naked short call, or not enough buying power.
+            Duplicate client order id (among the kept orders), unknown symbol (no quote),
+            expired option, multi-leg order with a stock leg, short stock, naked short call, or
+            not enough buying power.
         """
         now = self.advance()
         self._check_new(order, now)
@@ -195,17 +213,17 @@ class PaperBroker:
             OrderStatus.NEW,
             created_ns=now,
             updated_ns=now,
-            broker_order_id=f"paper-{self._next_order}",
+            broker_order_id=f"paper-{self._st.next_order}",
         )
-        self._next_order += 1
-        self._orders[accepted.client_order_id] = accepted
+        self._st.next_order += 1
+        self._put(accepted)
         if accepted.intent.tif is TimeInForce.DAY:
             self._expires[accepted.client_order_id] = self._session_at(now).close_ns
         self._emit(EventKind.ORDER_ACCEPTED, now, accepted, detail="accepted")
         if self._is_open(now):
             self._try_fill(accepted.client_order_id, now)
         self._save()
-        return self._orders[accepted.client_order_id]
+        return self._st.orders[accepted.client_order_id]
 
     def cancel(self, client_order_id: str) -> Order:
         """Cancel an open order.
@@ -216,7 +234,7 @@ class PaperBroker:
             Unknown id, or the order is no longer open.
         """
         now = self.advance()
-        order = self._orders.get(client_order_id)
+        order = self._st.orders.get(client_order_id)
         if order is None:
             raise OrderRejected(f"client_order_id {client_order_id!r}: no such order to cancel")
         if not order.is_open:
@@ -225,12 +243,19 @@ class PaperBroker:
             )
         self._finish(order, OrderStatus.CANCELED, now, "canceled by request")
         self._save()
-        return self._orders[client_order_id]
+        return self._st.orders[client_order_id]
 
     def events(self, after_seq: int = 0) -> list[BrokerEvent]:
-        """Events with ``seq > after_seq``, oldest first."""
+        """Kept events with ``seq > after_seq``, oldest first (see ``cfg.history_events``)."""
         self.advance()
-        return self._events[max(0, int(after_seq)) :]
+        kept = self._st.events
+        count = len(kept) - max(0, int(after_seq) - self._st.base_seq)
+        if count >= len(kept):
+            return list(kept)
+        # walk from the newest end: a reader that keeps up costs O(new events)
+        newest = list(islice(reversed(kept), max(0, count)))
+        newest.reverse()
+        return newest
 
     def close(self) -> None:
         """Save the state (nothing else to release)."""
@@ -252,7 +277,7 @@ class PaperBroker:
         self._expire_day_orders(now)
         self._settle_options(now)
         if self._is_open(now):
-            for client_order_id in [k for k, o in self._orders.items() if o.is_open]:
+            for client_order_id in list(self._st.open):
                 self._try_fill(client_order_id, now)
         self._roll_last_equity(now)
         self._save()
@@ -280,21 +305,21 @@ class PaperBroker:
 
     def _roll_last_equity(self, now: int) -> None:
         close = self._previous_close(now)
-        if close != self._last_close_ns:
-            marks = self._marks(self._ledger.positions)
-            self._last_equity = cents(self._ledger.equity_usd(marks))
-            self._last_close_ns = close
+        st = self._st
+        if close != st.last_close_ns:
+            marks = self._marks(st.ledger.positions)
+            st.last_equity_usd = cents(st.ledger.equity_usd(marks))
+            st.last_close_ns = close
             self._dirty = True
 
     def _expire_day_orders(self, now: int) -> None:
+        # ``_expires`` holds open orders only: ``_put`` drops an order's entry when it finishes
+        orders = self._st.orders
         for client_order_id, expires_ns in list(self._expires.items()):
-            order = self._orders[client_order_id]
-            if not order.is_open:
-                del self._expires[client_order_id]
-            elif expires_ns <= now:
-                del self._expires[client_order_id]
+            if expires_ns <= now:
+                order = orders[client_order_id]
                 self._finish(order, OrderStatus.EXPIRED, expires_ns, "day order expired at close")
-        for order in [o for o in self._orders.values() if o.is_open]:
+        for order in [orders[c] for c in self._st.open]:
             close = self._option_close(order)
             if close is not None and close <= now:
                 self._finish(order, OrderStatus.EXPIRED, close, "option leg expired")
@@ -313,7 +338,7 @@ class PaperBroker:
 
     def _settle_options(self, now: int) -> None:
         due: list[tuple[int, str, OptionContract, float]] = []
-        for symbol, position in self._ledger.positions.items():
+        for symbol, position in self._st.ledger.positions.items():
             inst = instrument_for(symbol)
             if isinstance(inst, OptionContract):
                 close = int(expiry_close(inst.expiry).value)
@@ -350,7 +375,7 @@ class PaperBroker:
             side = Side.BUY if takes_stock else Side.SELL
             fills.append(self._fill(tag, contract.underlying, side, shares, contract.strike, ts_ns))
         for fill in fills:
-            self._ledger.apply_fill(fill)
+            self._st.ledger.apply_fill(fill)
         verb = {
             EventKind.OPTION_EXPIRED: "expired worthless",
             EventKind.OPTION_EXERCISED: "exercised",
@@ -365,16 +390,15 @@ class PaperBroker:
     def _fill(
         self, client_order_id: str, symbol: str, side: Side, qty: float, price: float, ts_ns: int
     ) -> Fill:
-        fill = Fill(
-            f"paper-fill-{self._next_fill}", client_order_id, symbol, side, qty, price, 0.0, ts_ns
-        )
-        self._next_fill += 1
+        fill_id = f"paper-fill-{self._st.next_fill}"
+        fill = Fill(fill_id, client_order_id, symbol, side, qty, price, 0.0, ts_ns)
+        self._st.next_fill += 1
         return fill
 
     # ----------------------------------------------------------------- orders
 
     def _check_new(self, order: Order, now: int) -> None:
-        existing = self._orders.get(order.client_order_id)
+        existing = self._st.orders.get(order.client_order_id)
         if existing is not None:
             raise OrderRejected(
                 f"client_order_id {order.client_order_id!r}: duplicate, the broker already holds"
@@ -398,7 +422,8 @@ class PaperBroker:
         self._check_buying_power(order, exclude=None)
 
     def _check_buying_power(self, order: Order, exclude: str | None) -> None:
-        holdings = {s: p.qty for s, p in self._ledger.positions.items()}
+        ledger = self._st.ledger
+        holdings = {s: p.qty for s, p in ledger.positions.items()}
         before = requirement(holdings)
         cash_delta, after_holdings = self._apply_estimate(order, holdings)
         after = requirement(after_holdings)
@@ -411,8 +436,8 @@ class PaperBroker:
                     f" (uncovered qty {qty:g})"
                 )
         resting = self._resting_reserve(exclude=exclude or order.client_order_id)
-        free_before = self._ledger.cash_usd - before.reserve_usd - resting
-        free_after = self._ledger.cash_usd + cash_delta - after.reserve_usd - resting
+        free_before = ledger.cash_usd - before.reserve_usd - resting
+        free_after = ledger.cash_usd + cash_delta - after.reserve_usd - resting
         if free_after < -0.005 and free_after < free_before - 0.005:
             raise OrderRejected(
                 f"buying power: order {order.client_order_id!r} needs"
@@ -448,20 +473,23 @@ class PaperBroker:
         return cash, after
 
     def _resting_reserve(self, exclude: str | None) -> float:
-        holdings = {s: p.qty for s, p in self._ledger.positions.items()}
+        holdings = {s: p.qty for s, p in self._st.ledger.positions.items()}
         base = requirement(holdings).reserve_usd
         total = 0.0
-        for order in self._orders.values():
-            if not order.is_open or order.client_order_id == exclude:
+        orders = self._st.orders
+        for client_order_id in self._st.open:
+            if client_order_id == exclude:
                 continue
+            order = orders[client_order_id]
             cash_delta, after = self._apply_estimate(order, holdings)
             total += max(0.0, requirement(after).reserve_usd - base - cash_delta)
         return total
 
     def _free_usd(self) -> float:
-        holdings = {s: p.qty for s, p in self._ledger.positions.items()}
+        ledger = self._st.ledger
+        holdings = {s: p.qty for s, p in ledger.positions.items()}
         reserve = requirement(holdings).reserve_usd
-        return self._ledger.cash_usd - reserve - self._resting_reserve(exclude=None)
+        return ledger.cash_usd - reserve - self._resting_reserve(exclude=None)
 
     def _leg_prices(self, order: Order) -> dict[str, float]:
         # Model fill price per leg; a leg without a usable quote is left out.
@@ -495,7 +523,7 @@ class PaperBroker:
         return price
 
     def _try_fill(self, client_order_id: str, now: int) -> None:
-        order = self._orders[client_order_id]
+        order = self._st.orders[client_order_id]
         prices = self._leg_prices(order)
         net = self._executable(order, prices)
         if net is None:
@@ -512,7 +540,7 @@ class PaperBroker:
             price = prices[leg.symbol]
             fee = self.fees.fee_usd(leg.symbol, leg.side, units, price)
             fill = Fill(
-                f"paper-fill-{self._next_fill}",
+                f"paper-fill-{self._st.next_fill}",
                 client_order_id,
                 leg.symbol,
                 leg.side,
@@ -521,18 +549,18 @@ class PaperBroker:
                 fee,
                 now,
             )
-            self._next_fill += 1
-            self._ledger.apply_fill(fill)
+            self._st.next_fill += 1
+            self._st.ledger.apply_fill(fill)
             fills.append(fill)
         filled = order.with_status(
             OrderStatus.FILLED, now, filled_qty=order.intent.qty, avg_fill_price=net
         )
-        self._orders[client_order_id] = filled
+        self._put(filled)
         self._emit(EventKind.ORDER_FILLED, now, filled, fills=tuple(fills), detail="filled")
 
     def _finish(self, order: Order, status: OrderStatus, ts_ns: int, reason: str) -> None:
         done = order.with_status(status, ts_ns, reason=reason)
-        self._orders[order.client_order_id] = done
+        self._put(done)
         kind = {
             OrderStatus.CANCELED: EventKind.ORDER_CANCELED,
             OrderStatus.EXPIRED: EventKind.ORDER_EXPIRED,
@@ -549,18 +577,58 @@ class PaperBroker:
         fills: tuple[Fill, ...] = (),
         detail: str = "",
     ) -> None:
+        st = self._st
         event = BrokerEvent(
             kind,
             ts_ns,
-            len(self._events) + 1,
+            st.last_seq + 1,
             symbol or (order.symbol if order is not None else ""),
             None if order is None else order.client_order_id,
             order,
             fills,
             detail,
         )
-        self._events.append(event)
+        st.events.append(event)
         self._dirty = True
+        self._prune_events()
+
+    def _prune_events(self) -> None:
+        st = self._st
+        while len(st.events) > self.cfg.history_events:
+            dropped = st.events.popleft()
+            for fill in dropped.fills:  # already in the ledger: fold them into the checkpoint
+                st.base.apply_fill(fill)
+            st.base_seq = dropped.seq
+            if self._file is not None:
+                self._file.event_dropped(dropped)
+            self._dirty = True
+
+    def _put(self, order: Order) -> None:
+        # The one place an order is stored: keeps the open index, the finished queue (capped
+        # at cfg.history_orders), the DAY expiries and the state file's change set in step.
+        st = self._st
+        client_order_id = order.client_order_id
+        st.orders[client_order_id] = order
+        finished = not order.is_open
+        if finished:
+            st.open.pop(client_order_id, None)
+            self._expires.pop(client_order_id, None)
+            st.finished[client_order_id] = None
+        else:
+            st.open[client_order_id] = None
+        if self._file is not None:
+            self._file.order_put(client_order_id, finished=finished)
+        self._dirty = True
+        self._prune_orders()
+
+    def _prune_orders(self) -> None:
+        st = self._st
+        while len(st.finished) > self.cfg.history_orders:
+            oldest, _ = st.finished.popitem(last=False)
+            del st.orders[oldest]
+            if self._file is not None:
+                self._file.order_dropped(oldest)
+            self._dirty = True
 
     def _marks(self, positions: Iterable[str]) -> dict[str, float]:
         marks: dict[str, float] = {}
@@ -572,51 +640,21 @@ class PaperBroker:
 
     # ----------------------------------------------------------------- persistence
 
-    def _state(self) -> dict[str, Any]:
-        return {
-            "starting_cash_usd": self._starting_cash,
-            "cash_usd": self._ledger.cash_usd,
-            "orders": [order_to_dict(o) for o in self._orders.values()],
-            "expires": self._expires,
-            "events": [event_to_dict(e) for e in self._events],
-            "next_fill": self._next_fill,
-            "next_order": self._next_order,
-            "last_close_ns": self._last_close_ns,
-            "last_equity_usd": None if math.isnan(self._last_equity) else self._last_equity,
-        }
-
     def _save(self) -> None:
-        if self._dirty and self.state_path is not None:
-            write_state(self.state_path, self._state())
+        if self._dirty and self._file is not None:
+            self._file.save(self._st)
         self._dirty = False
 
-    def _load(self, path: Path) -> None:
-        data = read_state(path)
-        if data is None:
+    def _load(self, file: StateFile) -> None:
+        loaded = file.load()
+        if loaded is None:
             return
-        try:
-            self._starting_cash = float(data["starting_cash_usd"])
-            self._ledger = Ledger(self._starting_cash)
-            self._events = [event_from_dict(e) for e in data["events"]]
-            for event in self._events:
-                for fill in event.fills:
-                    self._ledger.apply_fill(fill)
-            orders = [order_from_mapping(o) for o in data["orders"]]
-            self._orders = {o.client_order_id: o for o in orders}
-            self._expires = {str(k): int(v) for k, v in data["expires"].items()}
-            self._next_fill = int(data["next_fill"])
-            self._next_order = int(data["next_order"])
-            self._last_close_ns = int(data["last_close_ns"])
-            last = data["last_equity_usd"]
-            self._last_equity = math.nan if last is None else float(last)
-            stored_cash = float(data["cash_usd"])
-        except (KeyError, TypeError, ValueError) as exc:
-            raise StateError(f"state_path: {str(path)!r} is not a paper account ({exc!r})") from exc
-        if abs(self._ledger.cash_usd - stored_cash) > 0.005:
-            raise StateError(
-                f"state_path: {str(path)!r} fills add up to cash {self._ledger.cash_usd:.2f},"
-                f" the file says {stored_cash:.2f}"
-            )
-        seqs = [e.seq for e in self._events]
-        if seqs != list(range(1, len(seqs) + 1)):
-            raise StateError(f"state_path: {str(path)!r} event seq is not 1..{len(seqs)}")
+        self._st = loaded
+        for client_order_id in loaded.open:
+            order = loaded.orders[client_order_id]
+            if order.intent.tif is TimeInForce.DAY:
+                # the close of the session it was accepted in, as at submission
+                self._expires[client_order_id] = self._session_at(order.created_ns).close_ns
+        # the caps may be smaller than when the file was written
+        self._prune_orders()
+        self._prune_events()

@@ -182,6 +182,40 @@ class Ledger:
         self.realized_pnl_usd = 0.0
         self._positions: dict[str, Position] = {}
 
+    @classmethod
+    def restore(
+        cls,
+        cash_usd: float,
+        fees_usd: float,
+        realized_pnl_usd: float,
+        positions: Iterable[Position],
+    ) -> Ledger:
+        """A ledger exactly as saved (a checkpoint): the figures and positions as given, not
+        rebuilt from fills (a replay need not reproduce ``avg_cost`` to the last bit).
+
+        Raises
+        ------
+        ValueError
+            A non-finite figure, or two positions in one symbol.
+        """
+        for name, value in (
+            ("cash_usd", cash_usd),
+            ("fees_usd", fees_usd),
+            ("realized_pnl_usd", realized_pnl_usd),
+        ):
+            if not math.isfinite(value):
+                raise ValueError(f"{name}: expected a finite amount, got {value!r}")
+        ledger = cls(cash_usd)
+        ledger.cash_usd = float(cash_usd)
+        ledger.fees_usd = float(fees_usd)
+        ledger.realized_pnl_usd = float(realized_pnl_usd)
+        for position in positions:
+            if position.symbol in ledger._positions:
+                raise ValueError(f"positions: {position.symbol!r} appears twice")
+            if not position.is_flat:
+                ledger._positions[position.symbol] = position
+        return ledger
+
     @property
     def positions(self) -> dict[str, Position]:
         """Open positions by symbol (a copy; flat positions are dropped)."""

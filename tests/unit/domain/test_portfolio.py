@@ -313,3 +313,30 @@ def test_nan_greeks_count_as_missing() -> None:
 def test_empty_book_is_all_zero() -> None:
     result = portfolio_greeks([], {}, {})
     assert (result.delta_shares, result.delta_usd, result.missing) == (0.0, 0.0, ())
+
+
+def test_a_restored_ledger_equals_the_saved_one_and_keeps_trading() -> None:
+    ledger = Ledger(10_000.0)
+    ledger.apply_fill(Fill("f1", "o1", "SPY", Side.BUY, 3, 101.37, 1.0, 1))
+    ledger.apply_fill(Fill("f2", "o2", "SPY", Side.BUY, 7, 99.91, 1.0, 2))
+    ledger.apply_fill(Fill("f3", "o3", "SPY", Side.SELL, 4, 103.05, 1.0, 3))
+    restored = Ledger.restore(
+        ledger.cash_usd, ledger.fees_usd, ledger.realized_pnl_usd, ledger.positions.values()
+    )
+    assert restored.positions == ledger.positions
+    assert (restored.cash_usd, restored.fees_usd, restored.realized_pnl_usd) == (
+        ledger.cash_usd,
+        ledger.fees_usd,
+        ledger.realized_pnl_usd,
+    )
+    closing = Fill("f4", "o4", "SPY", Side.SELL, 6, 98.0, 1.0, 4)
+    assert restored.apply_fill(closing) == ledger.apply_fill(closing)
+    assert restored.positions == ledger.positions == {}
+    assert restored.cash_usd == ledger.cash_usd
+
+
+def test_restore_refuses_bad_figures_by_name() -> None:
+    with pytest.raises(ValueError, match="fees_usd"):
+        Ledger.restore(100.0, math.nan, 0.0, [])
+    with pytest.raises(ValueError, match="'SPY' appears twice"):
+        Ledger.restore(100.0, 0.0, 0.0, [Position("SPY", 1, 10.0), Position("SPY", 2, 11.0)])
