@@ -114,3 +114,26 @@ def test_figure_lookup_names_what_exists() -> None:
     assert r.figure("lost_fills").value == 0
     with pytest.raises(KeyError, match="no figure 'nope' \\(figures: requests, lost_fills"):
         r.figure("nope")
+
+
+def test_the_document_embeds_the_curves_copied_beside_it(tmp_path: Path) -> None:
+    out = tmp_path / "reports"
+    (out / "soak").mkdir(parents=True)
+    curve = out / "soak" / "soak_rss.png"
+    curve.write_bytes(b"\x89PNG fake curve")
+    docs = tmp_path / "docs" / "RELIABILITY.md"
+    docs.parent.mkdir()
+    docs.write_text(f"# R\n\n{runner.BEGIN}\nold\n{runner.END}\n", "utf-8")
+    soak = SuiteResult("soak", True, [Figure("cycles", 10, "cycles", "")], [], [curve], 1.0, {})
+    info = runner.RunInfo(
+        started="2026-11-21T18:00:00+00:00",
+        command="greekfire reliability",
+        machine="m",
+        short=False,
+        seed=0,
+        seconds=1.0,
+    )
+    written = runner.write_reports([soak], info, out, docs=docs)
+    assert "![soak_rss](reliability/soak_rss.png)" in written["docs"].read_text("utf-8")
+    assert (docs.parent / "reliability" / "soak_rss.png").read_bytes() == curve.read_bytes()
+    assert "![soak_rss](soak/soak_rss.png)" in written["markdown"].read_text("utf-8")

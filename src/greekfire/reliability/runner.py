@@ -14,6 +14,7 @@ import importlib
 import json
 import os
 import platform
+import shutil
 import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
@@ -127,8 +128,13 @@ def _cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 
-def render_markdown(results: Sequence[SuiteResult], info: RunInfo) -> str:
-    """The figures of every suite as Markdown tables, headed by the date, command, machine."""
+def render_markdown(
+    results: Sequence[SuiteResult],
+    info: RunInfo,
+    link: Callable[[Path], str | None] | None = None,
+) -> str:
+    """The figures of every suite as Markdown tables, headed by the date, command, machine;
+    each PNG curve is embedded as an image at ``link(path)`` (listed by name without one)."""
     total = sum(r.seconds for r in results)
     lines = [
         f"Run {info['started']} on {info['machine']}: `{info['command']}`"
@@ -152,8 +158,11 @@ def render_markdown(results: Sequence[SuiteResult], info: RunInfo) -> str:
             lines += ["", "Broken guarantees:", ""]
             lines += [f"- {_cell(failure)}" for failure in r.failures]
         pictures = [p for p in r.artifacts if p.suffix == ".png"]
-        if pictures:
+        links = [(p, link(p) if link is not None else None) for p in pictures]
+        if any(target is None for _, target in links):
             lines += ["", "Curves: " + ", ".join(f"`{p.name}`" for p in pictures) + "."]
+        else:
+            lines += [""] + [f"![{p.stem}]({target})" for p, target in links]
     return "\n".join(lines) + "\n"
 
 
@@ -180,14 +189,31 @@ def write_reports(
     docs: Path | None = None,
 ) -> dict[str, Path]:
     """Write ``reliability.json`` and ``reliability.md`` under ``out_dir`` and, with ``docs``,
-    the figures section of that document; returns the paths written."""
+    the figures section of that document, its PNG curves copied beside it (into
+    ``<docs dir>/reliability/``); returns the paths written."""
     out_dir.mkdir(parents=True, exist_ok=True)
     payload = {"run": dict(info), "suites": [r.to_dict() for r in results]}
     written = {"json": out_dir / "reliability.json", "markdown": out_dir / "reliability.md"}
     written["json"].write_text(json.dumps(payload, indent=2, default=str) + "\n", "utf-8")
-    section = render_markdown(results, info)
+    section = render_markdown(results, info, lambda path: _relative(path, out_dir))
     written["markdown"].write_text("# Reliability figures\n\n" + section, "utf-8")
     if docs is not None:
+        images = docs.parent / "reliability"
+        copied: dict[Path, str] = {}
+        for result in results:
+            for path in result.artifacts:
+                if path.suffix == ".png" and path.is_file():
+                    images.mkdir(parents=True, exist_ok=True)
+                    shutil.copyfile(path, images / path.name)
+                    copied[path] = f"{images.name}/{path.name}"
+        section = render_markdown(results, info, copied.get)
         docs.write_text(replace_section(docs.read_text("utf-8"), section), "utf-8")
         written["docs"] = docs
     return written
+
+
+def _relative(path: Path, base: Path) -> str | None:
+    try:
+        return path.resolve().relative_to(base.resolve()).as_posix()
+    except ValueError:  # outside the report directory: listed by name
+        return None
