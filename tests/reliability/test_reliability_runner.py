@@ -137,3 +137,13 @@ def test_the_document_embeds_the_curves_copied_beside_it(tmp_path: Path) -> None
     assert "![soak_rss](reliability/soak_rss.png)" in written["docs"].read_text("utf-8")
     assert (docs.parent / "reliability" / "soak_rss.png").read_bytes() == curve.read_bytes()
     assert "![soak_rss](soak/soak_rss.png)" in written["markdown"].read_text("utf-8")
+
+
+def test_a_relative_output_directory_works(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # make reliability passes a relative --out; the corpus loop's engine resolves its config's
+    # paths against its own workdir, so a relative root once nested them and lost the journal
+    monkeypatch.chdir(tmp_path)
+    results, _ = runner.run_suites(Path("out"), suites=("corpus",), short=True, seed=0)
+    assert results[0].passed, results[0].failures
+    assert (tmp_path / "out" / "corpus" / "corpus" / "loop" / "journal.db").is_file()
+    assert not (tmp_path / "out" / "corpus" / "corpus" / "loop" / "out").exists()

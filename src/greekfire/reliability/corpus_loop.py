@@ -151,6 +151,8 @@ def run_loop(root: Path, cycles: int = 3) -> LoopCheck:
     from greekfire.journal.sqlite import Journal
     from greekfire.settings import Settings
 
+    # absolute: the engine resolves a config's relative paths against its workdir (``root``)
+    root = Path(root).resolve()
     market, check = CorpusMarket(), LoopCheck()
     settings = Settings.model_validate(
         {

@@ -78,6 +78,7 @@ def run_suites(
     (list of SuiteResult, RunInfo)
     """
     runners = [(name, _suite(name)) for name in suites]  # unknown names fail before any run
+    out_dir = Path(out_dir).resolve()  # suites hand paths to bots running in other directories
     out_dir.mkdir(parents=True, exist_ok=True)
     started = datetime.now(UTC)
     clock = time.perf_counter()
