@@ -221,14 +221,19 @@ def _paper_fee_schedule(paper_fees: Any, size: str) -> tuple[float, float, float
 
 
 def _paper_prices(price: F64Array, factor: float) -> F64Array:
-    # price x factor rounded to $0.0001 with Python's round(), as the paper broker's slippage
-    # model rounds an equity fill; only the prices off that grid go through round().
+    # price x factor rounded to $0.0001 exactly as Python's round(x, 4) rounds it (the paper
+    # broker's slippage model). np.round picks the same multiple of 0.0001 except where x * 1e4
+    # is within its own rounding error of a half: only those go through round(). Elsewhere
+    # both give the nearest double to k / 10**4 (an IEEE division of exact integers).
     moved = price * factor
-    off = np.round(moved, 4) != moved
-    off &= ~np.isnan(moved)
-    if off.any():
-        moved[off] = [round(x, 4) for x in moved[off].tolist()]
-    return moved
+    scaled = moved * 1e4
+    out = np.rint(scaled) / 1e4
+    with np.errstate(invalid="ignore"):  # inf - inf: not a tie, masked out below
+        tie = np.abs(scaled - np.floor(scaled) - 0.5) <= 8.0 * np.spacing(np.abs(scaled))
+    tie &= np.isfinite(moved)
+    if tie.any():
+        out[tie] = [round(x, 4) for x in moved[tie].tolist()]
+    return out
 
 
 def _periods_per_year(index: pd.DatetimeIndex) -> dict[str, float]:

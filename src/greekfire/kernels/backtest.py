@@ -163,6 +163,40 @@ def _sell_all(
 
 
 @njit(inline="always")
+def _signals_at(
+    entries: BoolArray, exits: BoolArray, r: int, t: int, lag: int
+) -> tuple[bool, bool]:
+    # (entry, exit) acted on at bar t: the signals of bar t - lag; both at once cancel out
+    s = t - lag
+    if s < 0:
+        return False, False
+    entry = bool(entries[r, s])
+    exit_ = bool(exits[r, s])
+    if entry and exit_:
+        return False, False
+    return entry, exit_
+
+
+@njit(inline="always")
+def _open_trade(rec: F64Array, t: int, fill: float, size: float, fees: float) -> None:
+    rec[0] = t
+    rec[1] = -1.0
+    rec[2] = fill
+    rec[4] = size
+    rec[5] = fees
+    rec[6] = 0.0
+
+
+@njit(inline="always")
+def _mark_last_trade(trades: F64Array, r: int, k: int, mark: float) -> None:
+    # the row's last trade, when still open: valued at the last mark
+    if k > 0 and trades[r, k - 1, 1] < 0.0:
+        rec = trades[r, k - 1]
+        rec[3] = mark
+        rec[7] = _add(rec[4] * mark, -(rec[4] * rec[2])) - rec[5]
+
+
+@njit(inline="always")
 def _close_trade(rec: F64Array, t: int, fill: float, fees: float) -> None:
     rec[1] = t
     rec[3] = fill
@@ -223,12 +257,7 @@ def signal_portfolio(
             c = close[r, t]
             if not math.isnan(c):
                 mark = c
-            s = t - lag
-            entry = s >= 0 and entries[r, s]
-            exit_ = s >= 0 and exits[r, s]
-            if entry and exit_:
-                entry = False
-                exit_ = False
+            entry, exit_ = _signals_at(entries, exits, r, t, lag)
             p = price[r, t]
             if entry and pos == 0.0:
                 cash = _clean(cash)
@@ -239,13 +268,7 @@ def signal_portfolio(
                     if size > 0.0:
                         cash = _add(cash, -cash)
                         pos = _add(0.0, size)
-                        rec = trades[r, k]
-                        rec[0] = t
-                        rec[1] = -1.0
-                        rec[2] = fill
-                        rec[4] = size
-                        rec[5] = fees
-                        rec[6] = 0.0
+                        _open_trade(trades[r, k], t, fill, size, fees)
                         k += 1
             elif exit_ and pos > 0.0:
                 cash = _clean(cash)
@@ -261,10 +284,7 @@ def signal_portfolio(
             cash_out[r, t] = cash
             position_out[r, t] = pos
             value_out[r, t] = cash if pos == 0.0 else cash + pos * mark
-        if k > 0 and trades[r, k - 1, 1] < 0.0:
-            rec = trades[r, k - 1]
-            rec[3] = mark
-            rec[7] = _add(rec[4] * mark, -(rec[4] * rec[2])) - rec[5]
+        _mark_last_trade(trades, r, k, mark)
         n_trades[r] = k
 
 
@@ -387,12 +407,7 @@ def whole_share_portfolio(
             c = close[r, t]
             if not math.isnan(c):
                 mark = c
-            s = t - lag
-            entry = s >= 0 and entries[r, s]
-            exit_ = s >= 0 and exits[r, s]
-            if entry and exit_:
-                entry = False
-                exit_ = False
+            entry, exit_ = _signals_at(entries, exits, r, t, lag)
             if entry and pos == 0.0:
                 p = buy_price[r, t]
                 if not math.isnan(p):
@@ -403,13 +418,7 @@ def whole_share_portfolio(
                         )
                         cash = _cents(cash - q * p - fee)
                         pos = q
-                        rec = trades[r, k]
-                        rec[0] = t
-                        rec[1] = -1.0
-                        rec[2] = p
-                        rec[4] = q
-                        rec[5] = fee
-                        rec[6] = 0.0
+                        _open_trade(trades[r, k], t, p, q, fee)
                         k += 1
             elif exit_ and pos > 0.0:
                 p = sell_price[r, t]
@@ -433,8 +442,5 @@ def whole_share_portfolio(
             cash_out[r, t] = cash
             position_out[r, t] = pos
             value_out[r, t] = cash if pos == 0.0 else cash + pos * mark
-        if k > 0 and trades[r, k - 1, 1] < 0.0:
-            rec = trades[r, k - 1]
-            rec[3] = mark
-            rec[7] = _add(rec[4] * mark, -(rec[4] * rec[2])) - rec[5]
+        _mark_last_trade(trades, r, k, mark)
         n_trades[r] = k

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from greekfire.backtest.fast import run_signals, sma_cross_signals
+from greekfire.backtest.fast import _paper_prices, run_signals, sma_cross_signals
 from greekfire.backtest.results import TRADE_COLUMNS, BacktestResult, same_trades
 
 IDX = pd.date_range("2024-01-01", periods=6, freq="D", tz="UTC")
@@ -267,3 +267,22 @@ def test_whole_shares_bad_arguments() -> None:
         TypeError, match=r"paper_fees: expected a greekfire\.broker\.config\.FeeConfig"
     ):
         run_signals(CLOSE, ENTRIES, EXITS, size="whole_shares", paper_fees={"x": 1})  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("factor", [1.0, 1.0001, 0.9998])
+def test_paper_prices_round_exactly_as_python_round(factor: float) -> None:
+    # the paper broker rounds a slipped fill with round(x, 4); the vectorised rounding must
+    # pick the same double everywhere, ties (x.xxxx5 and their neighbours) included
+    rng = np.random.default_rng(7)
+    prices = np.concatenate(
+        [
+            rng.uniform(0.01, 5_000.0, 200_000),
+            np.round(rng.uniform(1.0, 500.0, 50_000), 2),
+            (np.arange(1, 50_001) + 0.5) / 1e4,  # exact decimal ties, not exact in binary
+            np.array([np.nan, np.inf, 0.0, 1e7 + 0.00005]),
+        ]
+    )
+    moved = prices * factor
+    expected = np.array([round(x, 4) if np.isfinite(x) else x for x in moved.tolist()])
+    got = _paper_prices(prices, factor)
+    np.testing.assert_array_equal(got, expected)
